@@ -1,0 +1,72 @@
+/*
+ * bench.h: the interface between the harness core (flags, runner, reporters: bench/main.c,
+ * flags.c, runner.c, report_*.c) and what it measures (the suite: bench/suite.c, validation,
+ * machine context, counters, peak).
+ *
+ * The suite expands the op table x the registry (kernels.def) into instances. The runner filters them
+ * by name, then per instance: prepare (allocate, run once, validate against the reference) -> on error
+ * an error row; else time run(iters) with Google Benchmark's iteration growth and repetitions;
+ * counters are finished per GB rules and reported in every format.
+ */
+#pragma once
+#include "mb.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MB_NAME_MAX 256
+#define MB_MSG_MAX 512
+
+/* One benchmark instance (GB: one family x one argument tuple x one thread count). */
+struct mb_instance {
+    char name[MB_NAME_MAX];   /* e.g. "gemm/avx512/M:512/N:512/K:512/threads:1" */
+    char family[MB_NAME_MAX]; /* name up to the arguments, e.g. "gemm/avx512" (GB family = base name) */
+    const struct mb_kernel *kernel;
+    int threads;
+    double flops; /* per iteration (DESIGN: GEMM 2MNK/batch, attention 4*Tq*Tk*D/head, halved causal) */
+    double bytes; /* compulsory traffic per iteration */
+    char label[64];
+    void *state; /* suite-owned problem data */
+    /* prepare: allocate, run once, validate. Returns false with msg set on failure (-> error row). */
+    bool (*prepare)(struct mb_instance *, char *msg, size_t msgsz);
+    /* run: execute the kernel `iters` times; false with msg on a kernel error. */
+    bool (*run)(struct mb_instance *, long long iters, char *msg, size_t msgsz);
+    void (*release)(struct mb_instance *);
+};
+
+/* The suite: all instances in registration order (families in order, args, then threads).
+ * Returns the count; *out is owned by the suite. */
+int mb_suite_instances(struct mb_instance **out);
+
+/* Machine context (hwloc etc.): key/value pairs to add to the context, in order, after GB's keys.
+ * GB's own keys (num_cpus, mhz_per_cpu, caches, load_avg, ...) are filled by mb_machine_info. */
+struct mb_cache_info {
+    const char *type; /* "Data", "Instruction", "Unified" */
+    int level;
+    long long size; /* bytes */
+    int num_sharing;
+};
+struct mb_machine {
+    char host_name[256];
+    int num_cpus;
+    double mhz_per_cpu;
+    bool cpu_scaling_enabled;
+    int ncaches;
+    struct mb_cache_info caches[16];
+    double load_avg[3];
+    int nextra;
+    char extra_key[48][64];
+    char extra_val[48][512]; /* our keys: hwloc version, compiler, flags, git, openblas config/core, isa, ... */
+};
+void mb_machine_info(struct mb_machine *m);
+/* Pin the calling thread (and OpenMP workers) to cores with hwloc; nthreads cores, one per core. */
+void mb_machine_pin(int nthreads);
+
+/* Hardware counters (PAPI). mb_counters_setup parses a comma list of event names; returns the
+ * number usable (0 when the machine cannot count: status() says why, e.g. "unavailable: <reason>"). */
+int mb_counters_setup(const char *events);
+const char *mb_counters_status(void);
+int mb_counters_count(void);
+const char *mb_counters_name(int i);
+void mb_counters_start(void);
+void mb_counters_stop(long long *values); /* accumulates into values[count] */

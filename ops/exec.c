@@ -1,0 +1,62 @@
+/* exec.c: workspace / thread setup and dispatch of canonical problems to the chosen variant. */
+#include "ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void mb_exec_init(struct mb_exec *x, size_t work_bytes, int nthreads)
+{
+    memset(x, 0, sizeof *x);
+    x->work_size = work_bytes ? work_bytes : (size_t)64 << 20;
+    x->work = aligned_alloc(64, (x->work_size + 63) & ~(size_t)63);
+    if (!x->work) {
+        fprintf(stderr, "%s:%d: cannot allocate %zu bytes of workspace\n", __FILE__, __LINE__, x->work_size);
+        exit(EXIT_FAILURE);
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    x->nthreads = nthreads > 0 ? nthreads : (int)(ncpu > 0 ? ncpu : 1);
+#ifdef _SC_LEVEL1_DCACHE_SIZE
+    long l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE), l2 = sysconf(_SC_LEVEL2_CACHE_SIZE), l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    x->l1d = l1 > 0 ? l1 : 0;
+    x->l2 = l2 > 0 ? l2 : 0;
+    x->l3 = l3 > 0 ? l3 : 0;
+#endif
+}
+
+void mb_exec_free(struct mb_exec *x)
+{
+    free(x->work);
+    memset(x, 0, sizeof *x);
+}
+
+/* Pick ctx's variant for `kind`, or naive (noting the fallback). */
+static const struct mb_kernel *pick(struct mb_opctx *c, enum mb_kind kind)
+{
+    const char *v = c->variant ? c->variant : "naive";
+    const struct mb_kernel *k = mb_kernel_find(kind, v);
+    c->used |= 1u << kind;
+    if (k && mb_kernel_available(k)) return k;
+    c->fell_back |= 1u << kind;
+    return mb_kernel_find(kind, "naive");
+}
+
+#define MB_RUN(KIND, kind)                                                                                          \
+    enum mb_status mb_run_##kind(struct mb_opctx *c, const struct mb_##kind *p)                                     \
+    {                                                                                                               \
+        const struct mb_kernel *k = pick(c, MB_KIND_##KIND);                                                        \
+        enum mb_status s = k->fn.KIND(p, c->exec);                                                                  \
+        if (s == MB_ENOTSUP && strcmp(k->variant, "naive")) { /* variant declines this case: naive handles all */  \
+            c->fell_back |= 1u << MB_KIND_##KIND;                                                                   \
+            s = mb_kernel_find(MB_KIND_##KIND, "naive")->fn.KIND(p, c->exec);                                       \
+        }                                                                                                           \
+        if (s != MB_OK) snprintf(c->msg, sizeof c->msg, "%s/%s: %s", mb_kind_name(MB_KIND_##KIND), k->variant,     \
+                                 mb_status_str(s));                                                                 \
+        return s;                                                                                                   \
+    }
+MB_RUN(GEMM, gemm)
+MB_RUN(BINARY, binary)
+MB_RUN(SOFTMAX, softmax)
+MB_RUN(ATTENTION, attention)
+MB_RUN(COPY, copy)
