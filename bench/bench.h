@@ -26,6 +26,10 @@ struct mb_instance {
     double flops; /* per iteration (DESIGN: GEMM 2MNK/batch, attention 4*Tq*Tk*D/head, halved causal) */
     double bytes; /* compulsory traffic per iteration */
     char label[64];
+    double peak_flops; /* FLOP/s ceiling for this kernel's ISA x threads (measured, --mb_peak); 0 = unknown */
+    double peak_bw;    /* bytes/s ceiling (measured triad, x threads); 0 = unknown */
+    /* The runner reports counters FLOPS (rate), bytes_per_second (rate), AI = flops/bytes, and
+     * pct_peak = 100 * FLOPS / min(peak_flops, AI * peak_bw) (the roofline bound) when known. */
     void *state; /* suite-owned problem data */
     /* prepare: allocate, run once, validate. Returns false with msg set on failure (-> error row). */
     bool (*prepare)(struct mb_instance *, char *msg, size_t msgsz);
@@ -70,3 +74,25 @@ int mb_counters_count(void);
 const char *mb_counters_name(int i);
 void mb_counters_start(void);
 void mb_counters_stop(long long *values); /* accumulates into values[count] */
+
+/* Measured machine peaks (bench/peak.c): an FMA-throughput microkernel per ISA the CPU has and a
+ * triad bandwidth test, 1 thread and all cores. Measured once per process (about 1 s), cached. */
+struct mb_peak {
+    int n;
+    char isa[4][16];         /* "avx512", "avx2", "scalar", "neon" */
+    double gflops[4][2];     /* [isa][0] = 1 thread, [1] = all cores */
+    double triad_gbs[2];     /* [0] = 1 thread, [1] = all cores */
+};
+const struct mb_peak *mb_peak_get(void);
+/* --mb_peak: print the peaks as a table on stdout */
+void mb_peak_print(const struct mb_peak *p);
+
+/* Our own flags (--mb_*), parsed by bench/flags.c, read by the suite. */
+struct mb_options {
+    int threads;       /* --mb_threads=N: the "all cores" count (default: hwloc cores) */
+    bool peak;         /* --mb_peak: measure and print peaks, then exit */
+    bool no_validate;  /* --mb_no_validate: skip validation (not recommended; recorded in context) */
+    bool quick;        /* --mb_quick: smaller default sizes (CI smoke runs) */
+    bool sim;          /* --mb_sim: running under valgrind (bench-sim): callgrind toggles per benchmark */
+};
+extern struct mb_options mb_opts;
