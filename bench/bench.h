@@ -65,6 +65,10 @@ struct mb_machine {
 void mb_machine_info(struct mb_machine *m);
 /* Pin the calling thread (and OpenMP workers) to cores with hwloc; nthreads cores, one per core. */
 void mb_machine_pin(int nthreads);
+/* hwloc: physical cores (the default "all cores" thread count), and the data cache sizes passed to kernels
+ * in mb_exec (bytes, 0 = unknown; per core for L1d/L2, the whole LLC for L3). */
+int mb_machine_cores(void);
+void mb_machine_caches(int64_t *l1d, int64_t *l2, int64_t *l3);
 
 /* Hardware counters (PAPI). mb_counters_setup parses a comma list of event names; returns the
  * number usable (0 when the machine cannot count: status() says why, e.g. "unavailable: <reason>"). */
@@ -86,6 +90,11 @@ struct mb_peak {
 const struct mb_peak *mb_peak_get(void);
 /* --mb_peak: print the peaks as a table on stdout */
 void mb_peak_print(const struct mb_peak *p);
+/* the microkernels (peak.c, peak_avx2.c, peak_avx512.c): `reps` rounds of independent FMA (scalar: mul+add)
+ * chains; return the flops executed */
+double mb_peak_fma_scalar(long long reps);
+double mb_peak_fma_avx2(long long reps);
+double mb_peak_fma_avx512(long long reps);
 
 /* Our own flags (--mb_*), parsed by bench/flags.c, read by the suite. */
 struct mb_options {
