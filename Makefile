@@ -127,6 +127,16 @@ $(BUILD)/.flags: FORCE
 	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
 FORCE:
 
+# bench/machine.c records the git revision (-dirty: uncommitted changes) and the flags in the results'
+# context; its own stamp, so a new commit rebuilds machine.o alone
+GIT_REV := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+$(BUILD)/.gitrev: FORCE
+	@mkdir -p $(@D)
+	@echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' > $@
+$(OBJ)/bench/machine.o: $(BUILD)/.gitrev
+BUILD_FLAGS_STR = $(subst ',,$(subst ",,$(CC) $(STD) $(CFLAGS) $(OMP) (+ ISA flags on *_avx2.c *_avx512.c only)))
+$(OBJ)/bench/machine.o: CPPFLAGS += -DMB_GIT_REV='"$(GIT_REV)"' -DMB_BUILD_FLAGS='"$(BUILD_FLAGS_STR)"'
+
 # ---- public targets (each first makes sure the Debian packages are there) -----------------------
 .PHONY: all deps binaries test check bench bench-sim plots report compare config clean help FORCE
 all: deps

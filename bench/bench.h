@@ -86,6 +86,7 @@ struct mb_peak {
     char isa[4][16];         /* "avx512", "avx2", "scalar", "neon" */
     double gflops[4][2];     /* [isa][0] = 1 thread, [1] = all cores */
     double triad_gbs[2];     /* [0] = 1 thread, [1] = all cores */
+    char triad_note[128];    /* array sizes vs the LLC */
 };
 const struct mb_peak *mb_peak_get(void);
 /* --mb_peak: print the peaks as a table on stdout */
