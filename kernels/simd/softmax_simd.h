@@ -1,0 +1,123 @@
+/*
+ * softmax_simd.h: the body of mb_softmax_avx2 / mb_softmax_avx512, written once against vexp.h's vector
+ * names (include vexp.h first). See softmax_avx512.c for the contract notes and measured verdict.
+ *
+ * Per row, three passes over a row that is in L1/L2 for all practical n: (1) max of the masked scores,
+ * (2) e = vf_exp(s - max) into y and their sum, (3) y *= 1/sum. Scores are recomputed in pass 2 from x
+ * (scale, mask) rather than stored, so x is read twice and y written twice, nothing else. Causal is a
+ * shorter valid prefix (lim = i + 1); j >= lim get 0 * (1/sum), i.e. 0, or NaN when the sum is NaN,
+ * exactly as the reference's exp(-inf - max) / sum. A row whose scores are all -inf is NaN everywhere.
+ * Fast path: x and y rows contiguous, mask row contiguous or broadcast (m_ns 0 or 1) or absent. Any other
+ * stride pattern gathers the scores of one row into this thread's slice of x->work (n floats), runs the
+ * same passes there and scatters the result (MB_ENOMEM if the workspace is smaller than threads * n).
+ */
+#include "tiled/nn_plan.h"
+
+#include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Masked scaled scores of the full vector at j (mask contiguous or NULL). */
+static inline vf nn_sm_score(const float *x, const float *mask, vf vscale, int64_t j)
+{
+    vf s = vf_mul(vscale, vf_load(x + j));
+    if (mask) s = vf_sel(vf_cmpeq(vf_load(mask + j), vf_zero()), vf_set1(-INFINITY), s);
+    return s;
+}
+
+/* The same for the r < VW lanes at j; lanes >= r are -inf. */
+static inline vf nn_sm_score_n(const float *x, const float *mask, vf vscale, int64_t j, int64_t r)
+{
+    vf s = vf_mul(vscale, vf_load_n(x + j, r));
+    if (mask) s = vf_sel(vf_cmpeq(vf_load_n(mask + j, r), vf_zero()), vf_set1(-INFINITY), s);
+    return vf_sel(vi_cmpgt(vi_set1((int32_t)r), vi_iota()), s, vf_set1(-INFINITY));
+}
+
+/* y[0..n) = softmax of scale*x[0..lim) (mask applied), -inf at [lim, n). x, mask, y contiguous;
+ * y may equal x (element-wise in place). */
+static void nn_softmax_row(const float *x, float scale, const float *mask, int64_t n, int64_t lim, float *y)
+{
+    const vf vscale = vf_set1(scale);
+    vf m0 = vf_set1(-INFINITY), m1 = m0;
+    int64_t j = 0;
+    for (; j + 2 * VW <= lim; j += 2 * VW) {
+        m0 = vf_max(m0, nn_sm_score(x, mask, vscale, j));
+        m1 = vf_max(m1, nn_sm_score(x, mask, vscale, j + VW));
+    }
+    for (; j + VW <= lim; j += VW) m0 = vf_max(m0, nn_sm_score(x, mask, vscale, j));
+    if (j < lim) m1 = vf_max(m1, nn_sm_score_n(x, mask, vscale, j, lim - j));
+    const float mx = vf_hmax(vf_max(m0, m1));
+    if (mx == -INFINITY) { /* all scores -inf (or none): NaN, as exp(-inf - -inf) in the reference */
+        for (int64_t k = 0; k < n; k++) y[k] = NAN;
+        return;
+    }
+    const vf vmx = vf_set1(mx);
+    vf s0 = vf_zero(), s1 = vf_zero();
+    for (j = 0; j + 2 * VW <= lim; j += 2 * VW) {
+        vf e0 = vf_exp(vf_sub(nn_sm_score(x, mask, vscale, j), vmx));
+        vf e1 = vf_exp(vf_sub(nn_sm_score(x, mask, vscale, j + VW), vmx));
+        vf_store(y + j, e0);
+        vf_store(y + j + VW, e1);
+        s0 = vf_add(s0, e0);
+        s1 = vf_add(s1, e1);
+    }
+    for (; j + VW <= lim; j += VW) {
+        vf e = vf_exp(vf_sub(nn_sm_score(x, mask, vscale, j), vmx));
+        vf_store(y + j, e);
+        s0 = vf_add(s0, e);
+    }
+    if (j < lim) {
+        vf e = vf_exp(vf_sub(nn_sm_score_n(x, mask, vscale, j, lim - j), vmx)); /* -inf lanes -> 0 */
+        vf_store_n(y + j, e, lim - j);
+        s1 = vf_add(s1, e);
+    }
+    const float inv = 1.0f / vf_hsum(vf_add(s0, s1));
+    const vf vinv = vf_set1(inv);
+    for (j = 0; j + VW <= lim; j += VW) vf_store(y + j, vf_mul(vf_load(y + j), vinv));
+    if (j < lim) vf_store_n(y + j, vf_mul(vf_load_n(y + j, lim - j), vinv), lim - j);
+    for (j = lim; j < n; j++) y[j] = 0.0f * inv;
+}
+
+static enum mb_status nn_softmax_simd(const struct mb_softmax *p, const struct mb_exec *ex)
+{
+    if (p->ndim < 0 || p->ndim >= MB_MAX_DIMS) return MB_EINVAL;
+    const int64_t rows = mb_batch_count(p->ndim, p->shape), n = p->n;
+    if (rows == 0 || n == 0) return MB_OK;
+    const int fast = p->x_ns == 1 && p->y_ns == 1 && (!p->mask || p->m_ns == 0 || p->m_ns == 1);
+    const int nt = nn_threads(ex, rows * n, 1 << 15);
+    if (!fast && ex->work_size < (size_t)nt * (size_t)n * sizeof(float)) return MB_ENOMEM;
+    static const int64_t zero[MB_MAX_DIMS];
+    const int64_t *const st[3] = {p->xs, p->ys, p->mask ? p->ms : zero};
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        const int t = omp_get_thread_num();
+#else
+        const int t = 0;
+#endif
+        int64_t lo, hi, idx[MB_MAX_DIMS] = {0}, off[3];
+        float *buf = (float *)ex->work + (size_t)t * (size_t)n;
+        nn_split(rows, nt, t, &lo, &hi);
+        if (lo < hi) nn_odo_set(p->ndim, p->shape, lo, idx, 3, st, off);
+        for (int64_t r = lo; r < hi; r++, nn_odo_next(p->ndim, p->shape, idx, 3, st, off)) {
+            const int64_t qi = p->ndim > 0 ? idx[p->ndim - 1] : 0;
+            const int64_t lim = p->causal && qi + 1 < n ? qi + 1 : n;
+            const float *xr = p->x + off[0], *mr = p->mask ? p->mask + off[2] : NULL;
+            float *yr = p->y + off[1];
+            if (fast && (!mr || p->m_ns == 1)) {
+                nn_softmax_row(xr, p->scale, mr, n, lim, yr);
+            } else if (fast) { /* mask broadcast along the row: all or nothing */
+                nn_softmax_row(xr, p->scale, NULL, n, mr[0] == 0.0f ? 0 : lim, yr);
+            } else { /* gather the scores, softmax in place, scatter */
+                for (int64_t j = 0; j < n; j++) {
+                    float s = p->scale * xr[j * p->x_ns];
+                    buf[j] = (mr && mr[j * p->m_ns] == 0.0f) || j >= lim ? -INFINITY : s;
+                }
+                nn_softmax_row(buf, 1.0f, NULL, n, n, buf);
+                for (int64_t j = 0; j < n; j++) yr[j * p->y_ns] = buf[j];
+            }
+        }
+    }
+    return MB_OK;
+}
