@@ -162,3 +162,10 @@ void mb_case_free(struct mb_case *cs);
 /* Evaluate the case's op on its inputs with ctx's variant: out (and extra for attention weights). */
 enum mb_status mb_case_eval(struct mb_opctx *c, const struct mb_case *cs, struct mb_tensor *out,
                             struct mb_tensor *extra);
+/* Judge one evaluation (status st, ctx message msg, out/extra from mb_case_eval) against the case:
+ * error cases must fail with MB_EINVAL and a message containing the error word (case-insensitive) and
+ * leave no output; ok cases must match out_shape and expected.npy / expected_fill / <extra_output>.npy
+ * with |got-exp| <= atol + rtol*|exp| (NaN must be NaN, +-inf exact). detail gets "max abs err X",
+ * the error message (passing error case) or the reason of the failure. Used by matbench-check and tests. */
+bool mb_case_check(const struct mb_case *cs, enum mb_status st, const char *msg, const struct mb_tensor *out,
+                   const struct mb_tensor *extra, char *detail, size_t n);
