@@ -1,0 +1,315 @@
+/*
+ * gemm_driver.h: the ONE BLIS-style GEMM driver, parameterised by a micro-kernel and its MR x NR.
+ * Used by kernels/tiled/gemm_tiled.c (portable C), kernels/simd/gemm_avx2.c, gemm_avx512.c (and NEON).
+ * Each of those files includes this header, so the driver is compiled with that file's ISA flags
+ * (static functions: one private copy per translation unit, nothing exported).
+ *
+ * The five loops (BLIS, "Anatomy of High-Performance Matrix Multiplication"):
+ *     jc over N in NC   -- B panel KC x NC packed into NR-wide slivers   (L3 / L2 resident)
+ *      pc over K in KC  -- first KC pass applies beta, last pass adds the bias
+ *       ic over M in MC -- A block MC x KC packed into MR-tall slivers   (L2 resident)
+ *        jr over NC in NR, ir over MC in MR -- micro-kernel on an MR x NR tile of C (B sliver in L1)
+ * Packing reads A and B through their (rs, cs) strides, so transposes and any strides cost nothing
+ * extra; packed slivers are zero-padded to MR / NR, so the micro-kernel always computes a full tile
+ * and only its store looks at mr / nr.
+ *
+ * Micro-kernel contract (struct mb_gemm_ukr), for i < mr, j < nr:
+ *     C[i][j] = alpha * sum_p A(i,p) B(p,j) + beta * C[i][j] (+ bias[j])
+ *   packed: A(i,p) = a[p*MR + i], B(p,j) = b[p*NR + j], zero-padded slivers (always a full MR x NR);
+ *   direct (optional, NULL if absent): A(i,p) = a[i*a_rs + p*a_cs], B(p,j) = b[p*b_rs + j], unpacked;
+ *     it must not read A rows >= mr nor B columns >= nr (clamped rows, masked loads).
+ *   C via (c_rs, c_cs); beta == 0: C is not read; bias NULL or contiguous (nr valid entries).
+ *   A micro-kernel never touches C outside the mr x nr tile.
+ *
+ * Block sizes from the caches in mb_exec (defaults 32 KiB / 1 MiB / 8 MiB when unknown):
+ *   KC: the B sliver (KC x NR floats) fills half of L1d; MC: the A block (MC x KC) half of L2;
+ *   NC: the B panel (KC x NC) a quarter of L3, capped at 4096. KC never depends on the thread count,
+ *   so the k-order of every C element, hence every result bit, is the same for any nthreads.
+ *
+ * Threads (OpenMP, exactly x->nthreads): the problem is cut into nthreads independent pieces, each
+ * run by the sequential driver with its own packing buffers (no barriers, no shared writes, no
+ * split-K): whole batch items when there are enough of them, else an M x N grid of each item
+ * (MR / NR aligned, the factorisation with the best balance). Results are bitwise identical for any
+ * thread count. Workspace: N floats (bias) + per thread MC*KC + KC*NC floats; NC then MC shrink
+ * if x->work is small, MB_ENOMEM only when even MR x KC + KC x NR does not fit.
+ *
+ * Small problems (a .direct micro-kernel, B with unit column stride, K <= KC, small M*N*K): no
+ * packing at all, the micro-kernel reads A and B in place (BLIS "sup"), loop over the batch. This is
+ * the path of 32 x (10x5 @ 5x8) and broadcast weights.
+ */
+#pragma once
+#include "mb.h"
+
+#include <stdint.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+typedef void (*mb_gemm_ukr_packed_fn)(int64_t k, const float *a, const float *b, float *c, int64_t c_rs, int64_t c_cs,
+                                      int mr, int nr, float alpha, float beta, const float *bias);
+typedef void (*mb_gemm_ukr_direct_fn)(int64_t k, const float *a, int64_t a_rs, int64_t a_cs, const float *b,
+                                      int64_t b_rs, float *c, int64_t c_rs, int64_t c_cs, int mr, int nr, float alpha,
+                                      float beta, const float *bias);
+
+struct mb_gemm_ukr {
+    int mr, nr;                   /* register block */
+    mb_gemm_ukr_packed_fn packed; /* on packed slivers */
+    mb_gemm_ukr_direct_fn direct; /* on A / B in place, or NULL */
+};
+
+/* Store an MR x NR tile t (leading dimension ldt) into C with alpha / beta / bias: the generic edge
+ * path of every micro-kernel (any c_cs, mr < MR, nr < NR). */
+static inline void mb_gemm_store_tile(const float *t, int ldt, float *c, int64_t c_rs, int64_t c_cs, int mr, int nr,
+                                      float alpha, float beta, const float *bias)
+{
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            float *cij = &c[i * c_rs + j * c_cs];
+            float r = alpha * t[i * ldt + j];
+            if (beta != 0.0f) r += beta * *cij;
+            if (bias) r += bias[j];
+            *cij = r;
+        }
+}
+
+struct mb_gemm_blk {
+    int64_t mc, kc, nc;
+};
+
+static inline int64_t mb_gemm_round_down(int64_t v, int64_t m, int64_t lo)
+{
+    v -= v % m;
+    return v < lo ? lo : v;
+}
+
+static inline struct mb_gemm_blk mb_gemm_blocking(const struct mb_exec *x, const struct mb_gemm_ukr *u)
+{
+    int64_t l1 = x->l1d > 0 ? x->l1d : 32 << 10, l2 = x->l2 > 0 ? x->l2 : 1 << 20, l3 = x->l3 > 0 ? x->l3 : 8 << 20;
+    struct mb_gemm_blk b;
+    b.kc = mb_gemm_round_down(l1 / 2 / (u->nr * 4), 16, 64);
+    if (b.kc > 512) b.kc = 512;
+    b.mc = mb_gemm_round_down(l2 / 2 / (b.kc * 4), u->mr, u->mr);
+    if (b.mc > 1024) b.mc = mb_gemm_round_down(1024, u->mr, u->mr);
+    b.nc = mb_gemm_round_down(l3 / 4 / (b.kc * 4), u->nr, u->nr);
+    if (b.nc > 4096) b.nc = mb_gemm_round_down(4096, u->nr, u->nr);
+    return b;
+}
+
+/* Pack rows [0, mc) x cols [0, kc) of A (strides rs, cs) into MR-tall slivers: ap[s][p][i], zero-padded. */
+static void mb_gemm_pack_a(int MR, int64_t mc, int64_t kc, const float *a, int64_t rs, int64_t cs, float *ap)
+{
+    for (int64_t i0 = 0; i0 < mc; i0 += MR, ap += MR * kc) {
+        int r = mc - i0 < MR ? (int)(mc - i0) : MR;
+        const float *s = a + i0 * rs;
+        if (cs == 1 && r == MR) {
+            for (int i = 0; i < MR; i++)
+                for (int64_t p = 0; p < kc; p++) ap[p * MR + i] = s[i * rs + p];
+        } else {
+            for (int64_t p = 0; p < kc; p++) {
+                for (int i = 0; i < r; i++) ap[p * MR + i] = s[i * rs + p * cs];
+                for (int i = r; i < MR; i++) ap[p * MR + i] = 0.0f;
+            }
+        }
+    }
+}
+
+/* Pack rows [0, kc) x cols [0, nc) of B (strides rs, cs) into NR-wide slivers: bp[s][p][j], zero-padded. */
+static void mb_gemm_pack_b(int NR, int64_t kc, int64_t nc, const float *b, int64_t rs, int64_t cs, float *bp)
+{
+    for (int64_t j0 = 0; j0 < nc; j0 += NR, bp += NR * kc) {
+        int w = nc - j0 < NR ? (int)(nc - j0) : NR;
+        const float *s = b + j0 * cs;
+        if (cs == 1 && w == NR) {
+            for (int64_t p = 0; p < kc; p++) memcpy(bp + p * NR, s + p * rs, (size_t)NR * sizeof(float));
+        } else if (rs == 1) {
+            for (int j = 0; j < w; j++)
+                for (int64_t p = 0; p < kc; p++) bp[p * NR + j] = s[j * cs + p];
+            for (int64_t p = 0; p < kc; p++)
+                for (int j = w; j < NR; j++) bp[p * NR + j] = 0.0f;
+        } else {
+            for (int64_t p = 0; p < kc; p++) {
+                for (int j = 0; j < w; j++) bp[p * NR + j] = s[p * rs + j * cs];
+                for (int j = w; j < NR; j++) bp[p * NR + j] = 0.0f;
+            }
+        }
+    }
+}
+
+/* One batch item, rows [m0, m1) x cols [n0, n1) of C, on the calling thread. ap / bp: this thread's
+ * packing buffers (MC*KC and KC*NC floats); bias: contiguous over all N, or NULL. */
+static void mb_gemm_block(const struct mb_gemm *p, const struct mb_gemm_ukr *u, struct mb_gemm_blk bk,
+                          const float *A, const float *B, float *C, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                          const float *bias, float *ap, float *bp)
+{
+    const int MR = u->mr, NR = u->nr;
+    for (int64_t jc = n0; jc < n1; jc += bk.nc) {
+        int64_t nc = n1 - jc < bk.nc ? n1 - jc : bk.nc;
+        for (int64_t pc = 0; pc < p->K; pc += bk.kc) {
+            int64_t kc = p->K - pc < bk.kc ? p->K - pc : bk.kc;
+            float beta = pc == 0 ? p->beta : 1.0f;
+            const float *bi = bias && pc + kc >= p->K ? bias + jc : NULL;
+            mb_gemm_pack_b(NR, kc, nc, B + pc * p->b_rs + jc * p->b_cs, p->b_rs, p->b_cs, bp);
+            for (int64_t ic = m0; ic < m1; ic += bk.mc) {
+                int64_t mc = m1 - ic < bk.mc ? m1 - ic : bk.mc;
+                mb_gemm_pack_a(MR, mc, kc, A + ic * p->a_rs + pc * p->a_cs, p->a_rs, p->a_cs, ap);
+                for (int64_t jr = 0; jr < nc; jr += NR) {
+                    int nr = nc - jr < NR ? (int)(nc - jr) : NR;
+                    for (int64_t ir = 0; ir < mc; ir += MR) {
+                        int mr = mc - ir < MR ? (int)(mc - ir) : MR;
+                        u->packed(kc, ap + ir * kc, bp + jr * kc, C + (ic + ir) * p->c_rs + (jc + jr) * p->c_cs,
+                                  p->c_rs, p->c_cs, mr, nr, p->alpha, beta, bi ? bi + jr : NULL);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Unpacked path: the micro-kernel reads A and B in place (needs b_cs == 1 and K <= KC). */
+static void mb_gemm_block_direct(const struct mb_gemm *p, const struct mb_gemm_ukr *u, const float *A,
+                                 const float *B, float *C, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                                 const float *bias)
+{
+    const int MR = u->mr, NR = u->nr;
+    for (int64_t jr = n0; jr < n1; jr += NR) {
+        int nr = n1 - jr < NR ? (int)(n1 - jr) : NR;
+        for (int64_t ir = m0; ir < m1; ir += MR) {
+            int mr = m1 - ir < MR ? (int)(m1 - ir) : MR;
+            u->direct(p->K, A + ir * p->a_rs, p->a_rs, p->a_cs, B + jr, p->b_rs, C + ir * p->c_rs + jr * p->c_cs,
+                  p->c_rs, p->c_cs, mr, nr, p->alpha, p->beta, bias ? bias + jr : NULL);
+        }
+    }
+}
+
+/* Batch odometer: offsets of A, B, C for consecutive flat batch indices without divisions. */
+struct mb_gemm_iter {
+    int64_t idx[MB_MAX_BATCH];
+    int64_t oa, ob, oc;
+};
+
+static inline void mb_gemm_iter_init(struct mb_gemm_iter *it, const struct mb_gemm *p, int64_t b)
+{
+    for (int i = p->nbatch - 1; i >= 0; i--) {
+        it->idx[i] = b % p->batch[i];
+        b /= p->batch[i];
+    }
+    it->oa = it->ob = it->oc = 0;
+    for (int i = 0; i < p->nbatch; i++) {
+        it->oa += it->idx[i] * p->a_bs[i];
+        it->ob += it->idx[i] * p->b_bs[i];
+        it->oc += it->idx[i] * p->c_bs[i];
+    }
+}
+
+static inline void mb_gemm_iter_next(struct mb_gemm_iter *it, const struct mb_gemm *p)
+{
+    for (int i = p->nbatch - 1; i >= 0; i--) {
+        it->oa += p->a_bs[i], it->ob += p->b_bs[i], it->oc += p->c_bs[i];
+        if (++it->idx[i] < p->batch[i]) return;
+        it->oa -= p->batch[i] * p->a_bs[i], it->ob -= p->batch[i] * p->b_bs[i], it->oc -= p->batch[i] * p->c_bs[i];
+        it->idx[i] = 0;
+    }
+}
+
+/* Run items [b0, b1), each restricted to rows [m0, m1) x cols [n0, n1), on the calling thread. */
+static void mb_gemm_run(const struct mb_gemm *p, const struct mb_gemm_ukr *u, struct mb_gemm_blk bk, int direct,
+                        int64_t b0, int64_t b1, int64_t m0, int64_t m1, int64_t n0, int64_t n1, const float *bias,
+                        float *ap, float *bp)
+{
+    if (m0 >= m1 || n0 >= n1) return;
+    struct mb_gemm_iter it;
+    mb_gemm_iter_init(&it, p, b0);
+    for (int64_t b = b0; b < b1; b++, mb_gemm_iter_next(&it, p)) {
+        if (direct)
+            mb_gemm_block_direct(p, u, p->A + it.oa, p->B + it.ob, p->C + it.oc, m0, m1, n0, n1, bias);
+        else
+            mb_gemm_block(p, u, bk, p->A + it.oa, p->B + it.ob, p->C + it.oc, m0, m1, n0, n1, bias, ap, bp);
+    }
+}
+
+/* K == 0: C = beta*C (+ bias), beta == 0 writes without reading. */
+static void mb_gemm_k0(const struct mb_gemm *p, int64_t nb)
+{
+    struct mb_gemm_iter it;
+    mb_gemm_iter_init(&it, p, 0);
+    for (int64_t b = 0; b < nb; b++, mb_gemm_iter_next(&it, p))
+        for (int64_t m = 0; m < p->M; m++)
+            for (int64_t n = 0; n < p->N; n++) {
+                float *c = p->C + it.oc + m * p->c_rs + n * p->c_cs;
+                float r = p->beta != 0.0f ? p->beta * *c : 0.0f;
+                if (p->bias) r += p->bias[n * p->bias_s];
+                *c = r;
+            }
+}
+
+static inline int64_t mb_gemm_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* The entry point every blocked GEMM variant calls. */
+static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exec *x, const struct mb_gemm_ukr *u)
+{
+    if (p->nbatch < 0 || p->nbatch > MB_MAX_BATCH || p->M < 0 || p->N < 0 || p->K < 0) return MB_EINVAL;
+    const int64_t nb = mb_batch_count(p->nbatch, p->batch);
+    if (nb <= 0 || p->M == 0 || p->N == 0) return MB_OK;
+    if (p->K == 0) {
+        mb_gemm_k0(p, nb);
+        return MB_OK;
+    }
+    const int MR = u->mr, NR = u->nr;
+    int nt = x->nthreads > 0 ? x->nthreads : 1;
+    struct mb_gemm_blk bk = mb_gemm_blocking(x, u);
+    /* direct (no packing) when packing would cost about as much as the arithmetic */
+    const int direct = u->direct != NULL && p->b_cs == 1 && p->K <= bk.kc && p->M <= 4096 &&
+                       p->N <= 4096 && p->M * p->N * p->K <= (int64_t)96 * 96 * 96;
+
+    /* workspace: [bias: N floats][thread 0: A MC*KC, B KC*NC][thread 1] ... (64-byte aligned pieces) */
+    const size_t al = 16; /* floats per 64 bytes */
+    size_t nbias = p->bias ? ((size_t)p->N + al - 1) / al * al : 0;
+    if (p->M < bk.mc) bk.mc = mb_gemm_cdiv(p->M, MR) * MR;
+    if (p->N < bk.nc) bk.nc = mb_gemm_cdiv(p->N, NR) * NR;
+    size_t per = direct ? 0 : (size_t)(bk.mc * bk.kc + bk.kc * bk.nc);
+    size_t avail = x->work ? x->work_size / sizeof(float) : 0;
+    while (nbias + per * (size_t)nt > avail && !direct) {
+        if (bk.nc > NR) bk.nc = mb_gemm_round_down(bk.nc / 2, NR, NR);
+        else if (bk.mc > MR) bk.mc = mb_gemm_round_down(bk.mc / 2, MR, MR);
+        else return MB_ENOMEM;
+        per = (size_t)(bk.mc * bk.kc + bk.kc * bk.nc);
+    }
+    if (nbias > avail) return MB_ENOMEM;
+    float *work = x->work;
+    const float *bias = NULL;
+    if (p->bias) {
+        for (int64_t n = 0; n < p->N; n++) work[n] = p->bias[n * p->bias_s];
+        bias = work;
+    }
+
+    /* partition: batch items, or an (pm x pn) grid of MR x NR aligned blocks of each item */
+    int by_batch = nt == 1 || (nb >= nt && (nb % nt == 0 || nb >= 4 * nt));
+    int pm = 1, pn = 1;
+    if (!by_batch) {
+        int64_t mp = mb_gemm_cdiv(p->M, MR), np = mb_gemm_cdiv(p->N, NR), best = INT64_MAX;
+        for (int f = 1; f <= nt; f++) { /* f = threads along M; ties keep the N split (f = 1 first) */
+            if (nt % f) continue;
+            int64_t cell = mb_gemm_cdiv(mp, f) * MR * mb_gemm_cdiv(np, nt / f) * NR;
+            if (cell < best) best = cell, pm = f, pn = nt / f;
+        }
+    }
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        float *ap = work + nbias + per * (size_t)t, *bp = ap + bk.mc * bk.kc;
+        if (by_batch) {
+            mb_gemm_run(p, u, bk, direct, nb * t / nt, nb * (t + 1) / nt, 0, p->M, 0, p->N, bias, ap, bp);
+        } else {
+            int64_t mp = mb_gemm_cdiv(p->M, MR), np = mb_gemm_cdiv(p->N, NR);
+            int tm = t / pn, tn = t % pn;
+            int64_t m0 = mp * tm / pm * MR, m1 = mp * (tm + 1) / pm * MR;
+            int64_t n0 = np * tn / pn * NR, n1 = np * (tn + 1) / pn * NR;
+            mb_gemm_run(p, u, bk, direct, 0, nb, m0, m1 < p->M ? m1 : p->M, n0, n1 < p->N ? n1 : p->N, bias, ap, bp);
+        }
+    }
+    return MB_OK;
+}

@@ -1,0 +1,118 @@
+/*
+ * gemm_avx2.c: GEMM with an AVX2+FMA 6x16 micro-kernel in the shared BLIS-style driver
+ * (kernels/gemm_driver.h: packing from any strides, cache blocking, OpenMP over batch / M / N).
+ *
+ * Micro-kernel: 6 rows x 2 ymm (16 columns) of C in 12 accumulators (BLIS haswell's shape); per k
+ * step 2 loads of the packed B sliver, 6 broadcasts of packed A, 12 FMAs (2 ports x 4-5 cycles
+ * latency need >= 10 chains; 12 + 2 + 1 = 15 of 16 ymm registers). Edges: zero-padded packed
+ * panels, masked stores (vmaskmovps) when C has unit column stride, else mb_gemm_store_tile. The
+ * same body, instantiated for 1..6 rows and 1..2 vectors, reads A and B in place for small problems
+ * (no packing; A row pointers clamped to the last valid row, masked loads of B).
+ *
+ * Contract: all of struct mb_gemm; never MB_ENOTSUP; MB_ENOMEM only when x->work cannot hold one
+ * MR x KC + KC x NR panel pair.
+ */
+#include "gemm_driver.h"
+
+#include <immintrin.h>
+
+#define MR 6
+#define NR 16
+
+static inline __m256i tail_mask(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* R rows x NV vectors; DIRECT: unpacked A (a_rs, a_cs) and B (b_rs, masked last vector). */
+static inline __attribute__((always_inline)) void body(const int R, const int NV, const int DIRECT, int64_t k,
+                                                       const float *a, int64_t a_rs, int64_t a_cs, const float *b,
+                                                       int64_t b_rs, float *c, int64_t c_rs, int64_t c_cs, int mr,
+                                                       int nr, float alpha, float beta, const float *bias)
+{
+    __m256 acc[MR][2];
+    _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();
+    if (DIRECT) {
+        const __m256i bm = tail_mask(nr - 8 * (NV - 1));
+        const float *ar[MR];
+        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) ar[i] = a + (i < mr ? i : mr - 1) * a_rs;
+        for (int64_t p = 0; p < k; p++) {
+            __m256 bv[2];
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV - 1; v++) bv[v] = _mm256_loadu_ps(b + p * b_rs + 8 * v);
+            bv[NV - 1] = _mm256_maskload_ps(b + p * b_rs + 8 * (NV - 1), bm);
+            _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
+                __m256 av = _mm256_broadcast_ss(&ar[i][p * a_cs]);
+                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
+            }
+        }
+    } else {
+        for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
+            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
+                __m256 av = _mm256_broadcast_ss(&a[i]);
+                acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
+            }
+        }
+    }
+    if (c_cs == 1) {
+        const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {
+            const int w = nr - 8 * v;
+            const __m256i m = tail_mask(w);
+            _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
+                if (i >= mr) break;
+                float *cp = c + i * c_rs + 8 * v;
+                __m256 r = _mm256_mul_ps(va, acc[i][v]);
+                if (w >= 8) {
+                    if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cp), r);
+                    if (bias) r = _mm256_add_ps(r, _mm256_loadu_ps(bias + 8 * v));
+                    _mm256_storeu_ps(cp, r);
+                } else if (w > 0) {
+                    if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_maskload_ps(cp, m), r);
+                    if (bias) r = _mm256_add_ps(r, _mm256_maskload_ps(bias + 8 * v, m));
+                    _mm256_maskstore_ps(cp, m, r);
+                }
+            }
+        }
+    } else {
+        float t[MR * 16];
+        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) _mm256_storeu_ps(t + i * 16 + 8 * v, acc[i][v]);
+        mb_gemm_store_tile(t, 16, c, c_rs, c_cs, mr, nr, alpha, beta, bias);
+    }
+}
+
+/* packed, zero-padded slivers: always the full tile */
+static void ukr_packed(int64_t k, const float *a, const float *b, float *c, int64_t c_rs, int64_t c_cs, int mr, int nr,
+                       float alpha, float beta, const float *bias)
+{
+    body(MR, 2, 0, k, a, 1, MR, b, NR, c, c_rs, c_cs, mr, nr, alpha, beta, bias);
+}
+
+#define DIRECT_CASE(R)                                                                                                \
+    case R:                                                                                                           \
+        if (nr > 8) body(R, 2, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);               \
+        else body(R, 1, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);                      \
+        break;
+
+/* in place: specialised on the row count and on 1 or 2 vectors */
+static void ukr_direct(int64_t k, const float *a, int64_t a_rs, int64_t a_cs, const float *b, int64_t b_rs, float *c,
+                       int64_t c_rs, int64_t c_cs, int mr, int nr, float alpha, float beta, const float *bias)
+{
+    switch (mr) {
+        DIRECT_CASE(1)
+        DIRECT_CASE(2)
+        DIRECT_CASE(3)
+        DIRECT_CASE(4)
+        DIRECT_CASE(5)
+    default: DIRECT_CASE(6)
+    }
+}
+
+enum mb_status mb_gemm_avx2(const struct mb_gemm *p, const struct mb_exec *x)
+{
+    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct};
+    return mb_gemm_drive(p, x, &u);
+}

