@@ -269,8 +269,11 @@ static enum mb_status batch_dot_legacy(struct mb_opctx *c, const struct mb_tenso
 {
     char s1[256], s2[256];
     int xn = x0->ndim, yn = y0->ndim, r = xn > yn ? xn : yn, diff = xn > yn ? xn - yn : yn - xn;
+    if (r < 2) /* tf.matmul needs rank >= 2 even after the padding */
+        return mb_op_error(c, "batch_dot (legacy): rank: inputs of rank %d and %d (x: %s, y: %s)", xn, yn, SHP(x0, s1),
+                           SHP(y0, s2));
     if (xn < 1 || yn < 1)
-        return mb_op_error(c, "batch_dot: rank: 0-d inputs (x: %s, y: %s)", SHP(x0, s1), SHP(y0, s2));
+        return mb_op_error(c, "batch_dot (legacy): rank: 0-d input (x: %s, y: %s)", SHP(x0, s1), SHP(y0, s2));
     struct mb_tensor x = *x0, y = *y0, res;
     for (struct mb_tensor *t = &x; t; t = t == &x ? &y : NULL) /* pad the lower rank with trailing 1s */
         while (t->ndim < r) t->shape[t->ndim] = 1, t->strides[t->ndim++] = 0;

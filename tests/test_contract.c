@@ -500,7 +500,6 @@ static void test_einsum_numeric(void **state)
             for (int j = 0; j < cs[i].n; j++) in[j] = rnd(cs[i].nd[j], cs[i].s[j]), ip[j] = &in[j];
             if (mb_op_einsum(&c, cs[i].eq, cs[i].n, ip, &o) != MB_OK) fail_msg("%s: %s", cs[i].eq, c.msg);
             const char *labs[3] = {cs[i].la, cs[i].lb, cs[i].lc};
-            print_message("%s %s\n", variants[v], cs[i].eq);
             check_ref(&o, cs[i].n, ip, labs, cs[i].lo, NULL);
             mb_tensor_free(&o);
             for (int j = 0; j < cs[i].n; j++) mb_tensor_free(&in[j]);
