@@ -106,7 +106,7 @@ OPS_OBJ    := $(patsubst %.c,$(OBJ)/%.o,$(wildcard ops/*.c))
 BENCH_LIB  := $(patsubst %.c,$(OBJ)/%.o,$(filter-out bench/main.c bench/%_main.c,$(wildcard bench/*.c)))
 CORE_OBJ   := $(KERNEL_OBJ) $(OPS_OBJ)
 TESTS      := $(patsubst tests/%.c,$(BIN)/%,$(wildcard tests/test_*.c))
-TEST_LIB   := $(patsubst %.c,$(OBJ)/%.o,$(filter-out tests/test_%.c tests/%_main.c,$(wildcard tests/*.c)))
+TEST_LIB   := $(patsubst %.c,$(OBJ)/%.o,$(filter-out tests/test_%.c tests/%_main.c tests/fuzz_%.c,$(wildcard tests/*.c)))
 TOOLS      := $(BIN)/matbench-check $(BIN)/matbench-eval
 ifeq ($(NO_HOSTLIBS),1)
   PROGRAMS := $(TOOLS) $(patsubst tests/%_main.c,$(BIN)/%,$(wildcard tests/*_main.c))
