@@ -321,13 +321,13 @@ static bool compare(const char *what, const struct mb_tensor *got, const struct 
 {
     char sg[256], se[256], si[256];
     if (!got->data) return snprintf(detail, n, "%s: no output", what), false;
-    if (!mb_tensor_is_contig(got) || (exp && !mb_tensor_is_contig(exp)))
+    int64_t total = mb_tensor_numel(got), bad = 0, first = -1;
+    if (total && (!mb_tensor_is_contig(got) || (exp && !mb_tensor_is_contig(exp))))
         return snprintf(detail, n, "%s: output is not C-contiguous", what), false;
     if (exp && !same_shape(got->ndim, got->shape, exp->ndim, exp->shape))
         return snprintf(detail, n, "%s: shape %s, expected %s", what, mb_shape_str(got->ndim, got->shape, sg, 256),
                         mb_shape_str(exp->ndim, exp->shape, se, 256)),
                false;
-    int64_t total = mb_tensor_numel(got), bad = 0, first = -1;
     double fg = 0, fe = 0;
     for (int64_t i = 0; i < total; i++) {
         double g = got->data[i], e = exp ? exp->data[i] : fill;
