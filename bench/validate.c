@@ -196,6 +196,30 @@ bool mb_validate_binary(const struct mb_binary *p, char *msg, size_t msgsz)
     return check_done(&chk, msg, msgsz);
 }
 
+/* ---- COPY: moves values, so the result is exact ------------------------------------------------- */
+
+bool mb_validate_copy(const struct mb_copy *p, char *msg, size_t msgsz)
+{
+    if (p->accumulate) {
+        snprintf(msg, msgsz, "validation: accumulating copies are not checkable after the run (y's old values)");
+        return false;
+    }
+    int64_t total = 1, idx[MB_MAX_DIMS] = {0};
+    for (int d = 0; d < p->ndim; d++) total *= p->shape[d];
+    struct mb_check chk;
+    check_init(&chk, p->ndim);
+    for (int64_t e = 0; e < total; e++) {
+        int64_t xo = 0, yo = 0;
+        for (int d = 0; d < p->ndim; d++) xo += idx[d] * p->xs[d], yo += idx[d] * p->ys[d];
+        check_elem(&chk, p->y[yo], p->x[xo], 0.0, idx);
+        for (int d = p->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < p->shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return check_done(&chk, msg, msgsz);
+}
+
 /* ---- SOFTMAX ------------------------------------------------------------------------------------- */
 
 /* fp64 softmax of the masked scores s[0..n) (-inf = masked) into y; returns the running-max rises and

@@ -42,6 +42,7 @@ bool mb_validate_gemm(const struct mb_gemm *p, char *msg, size_t msgsz);
 bool mb_validate_binary(const struct mb_binary *p, char *msg, size_t msgsz);
 bool mb_validate_softmax(const struct mb_softmax *p, char *msg, size_t msgsz);
 bool mb_validate_attention(const struct mb_attention *p, char *msg, size_t msgsz);
+bool mb_validate_copy(const struct mb_copy *p, char *msg, size_t msgsz); /* exact (tol 0); no accumulate */
 
 /* The message of a failed check (the format above, plus how many elements failed). */
 void mb_check_message(const struct mb_check *c, char *msg, size_t msgsz);
