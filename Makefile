@@ -63,7 +63,7 @@ ifneq ($(NO_HOSTLIBS),1)
     BLIS_H := $(firstword $(wildcard /usr/include/$(MULTIARCH)/blis-openmp/blis.h /usr/include/$(MULTIARCH)/blis*/blis.h /usr/include/blis/blis.h))
     ifneq ($(BLIS_H),)
       CPPFLAGS += -DMB_HAVE_BLIS=1
-      PEER_INC_blis := -I$(dir $(BLIS_H))
+      PEER_INC_blis := -isystem $(dir $(BLIS_H))
       # after OpenBLAS on the link line so cblas_* keep resolving to OpenBLAS (BLIS also exports them)
       PEER_LIBS += -lblis
       KERNEL_SRC += $(wildcard kernels/peers/*_blis.c)
