@@ -245,7 +245,8 @@ static float *gemm_case(struct run *r, const struct gcase *c)
                                      (long long)b, (long long)m, (long long)n, got, ref, tol);
                     bad++;
                 }
-                if (tol > 0 && err / tol > worst) worst = err / tol;
+                if (isnan(err)) worst = INFINITY;
+                else if (tol > 0 && err / tol > worst) worst = err / tol;
             }
     }
     check(r, bad == 0, "%s: %lld elements outside tolerance (worst err/tol %.3g)", name, (long long)bad, worst);
@@ -492,6 +493,10 @@ static void binary_suite(struct run *r)
                 binary_case(r, o, 2, sh, t, c, c, 2);      /* transposed x */
                 binary_case(r, o, 2, sh, c, s0, t, 1);     /* scalar y, transposed z */
                 binary_case(r, o, 2, sh, pad, c, c, 1);    /* strided x */
+                binary_case(r, o, 2, sh, c, t, c, 1);      /* transposed y */
+                binary_case(r, o, 2, sh, c, pad, c, 2);    /* strided y */
+                binary_case(r, o, 2, sh, s0, pad, c, 1);   /* scalar x, strided y */
+                binary_case(r, o, 2, sh, row, t, c, 1);    /* broadcast x row, transposed y */
             }
         /* 3-D: a broadcast middle dim that cannot merge, a size-1 dim, a 4-D mix */
         const int64_t sh3[3] = {3, 5, 7}, c3[3] = {35, 7, 1}, mid[3] = {7, 0, 1}, lead[3] = {0, 7, 1};
