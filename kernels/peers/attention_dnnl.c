@@ -1,0 +1,84 @@
+/*
+ * attention_dnnl.c: the oneDNN peer ("onednn"): the unfused way done with the best library pieces.
+ * Per batch item: S = scale * Q K^T with dnnl_sgemm, a vectorized row softmax (matbench's own fastest
+ * available SOFTMAX variant from the registry, avx512 > avx2 > naive, i.e. the same vector exp as the
+ * fused kernel, so the comparison isolates fusion and tiling), then O = P V with dnnl_sgemm.
+ * O(Tq*Tk) memory: 2 * Tq * Tk floats of x->work (else MB_ENOMEM). Rows of Q, K, V, O must be unit-stride
+ * in the feature dim (else MB_ENOTSUP). Threads: oneDNN uses OpenMP here; this sets the calling thread's
+ * OpenMP thread count to x->nthreads (a process-visible side effect, documented).
+ */
+#include "mb.h"
+
+#include <dnnl.h>
+#include <omp.h>
+
+static int64_t ld_of(int64_t rows, int64_t cols, int64_t rs, int64_t cs)
+{
+    int64_t minld = cols > 1 ? cols : 1;
+    if (cols == 0) return minld; /* never accessed */
+    if (cols > 1 && cs != 1) return -1;
+    int64_t ld = rows <= 1 ? minld : rs;
+    return ld >= minld ? ld : -1;
+}
+
+static const struct mb_kernel *best_softmax(void)
+{
+    static const char *const order[] = {"avx512", "avx2", "naive"};
+    for (int i = 0; i < 3; i++) {
+        const struct mb_kernel *k = mb_kernel_find(MB_KIND_SOFTMAX, order[i]);
+        if (k && mb_kernel_available(k)) return k;
+    }
+    return NULL;
+}
+
+enum mb_status mb_attention_onednn(const struct mb_attention *p, const struct mb_exec *x)
+{
+    const int64_t Tq = p->Tq, Tk = p->Tk, D = p->D, Dv = p->Dv;
+    const int64_t ldq = ld_of(Tq, D, p->q_ts, p->q_ds), ldk = ld_of(Tk, D, p->k_ts, p->k_ds);
+    const int64_t ldv = ld_of(Tk, Dv, p->v_ts, p->v_ds), ldo = ld_of(Tq, Dv, p->o_ts, p->o_ds);
+    if (ldq < 0 || ldk < 0 || ldv < 0 || ldo < 0) return MB_ENOTSUP;
+    const size_t tile = ((size_t)(Tq * Tk) * sizeof(float) + 63) & ~(size_t)63;
+    if (x->work_size < 2 * tile) return MB_ENOMEM;
+    const struct mb_kernel *sm = best_softmax();
+    if (!sm) return MB_ENOTSUP;
+    float *s = x->work, *pm = (float *)((char *)x->work + tile);
+    struct mb_exec sx = *x; /* the softmax gets what is left of the workspace */
+    sx.work = (char *)x->work + 2 * tile;
+    sx.work_size = x->work_size - 2 * tile;
+    omp_set_num_threads(x->nthreads > 0 ? x->nthreads : 1);
+    const int64_t nb = mb_batch_count(p->nbatch, p->batch);
+    for (int64_t b = 0; b < nb; b++) {
+        const float *q = p->q + mb_batch_offset(p->nbatch, p->batch, p->q_bs, b);
+        const float *k = p->k + mb_batch_offset(p->nbatch, p->batch, p->k_bs, b);
+        const float *v = p->v + mb_batch_offset(p->nbatch, p->batch, p->v_bs, b);
+        float *o = p->o + mb_batch_offset(p->nbatch, p->batch, p->o_bs, b);
+        if (Tq == 0) continue;
+        if (Tk == 0) { /* the reference's empty sum */
+            for (int64_t i = 0; i < Tq; i++)
+                for (int64_t e = 0; e < Dv; e++) o[i * ldo + e] = 0.0f;
+            continue;
+        }
+        if (D == 0) {
+            for (int64_t i = 0; i < Tq * Tk; i++) s[i] = 0.0f;
+        } else if (dnnl_sgemm('N', 'T', Tq, Tk, D, p->scale, q, ldq, k, ldk, 0.0f, s, Tk) != dnnl_success) {
+            return MB_EDEVICE;
+        }
+        struct mb_softmax r = {.ndim = 1, .shape = {Tq}, .n = Tk, .x = s, .xs = {Tk}, .x_ns = 1, .y = pm,
+                               .ys = {Tk}, .y_ns = 1, .scale = 1.0f, .causal = p->causal};
+        if (p->mask) {
+            r.mask = p->mask + mb_batch_offset(p->nbatch, p->batch, p->m_bs, b);
+            r.ms[0] = p->m_qs;
+            r.m_ns = p->m_ks;
+        }
+        enum mb_status st = sm->fn.SOFTMAX(&r, &sx);
+        if (st != MB_OK) return st;
+        if (p->w) {
+            float *w = p->w + mb_batch_offset(p->nbatch, p->batch, p->w_bs, b);
+            for (int64_t i = 0; i < Tq; i++)
+                for (int64_t j = 0; j < Tk; j++) w[i * p->w_qs + j * p->w_ks] = pm[i * Tk + j];
+        }
+        if (Dv > 0 && dnnl_sgemm('N', 'N', Tq, Dv, Tk, 1.0f, pm, Tk, v, ldv, 0.0f, o, ldo) != dnnl_success)
+            return MB_EDEVICE;
+    }
+    return MB_OK;
+}
