@@ -52,10 +52,17 @@ typedef void (*mb_gemm_ukr_direct_fn)(int64_t k, const float *a, int64_t a_rs, i
                                       int64_t b_rs, float *c, int64_t c_rs, int64_t c_cs, int mr, int nr, float alpha,
                                       float beta, const float *bias);
 
+/* Items [b0, b1) of a problem whose every item fits one direct call (M <= max_m, N <= NR, K <= KC,
+ * b_cs == 1): the batch loop runs inside the ISA file, so the row-count dispatch, masks and constants
+ * are set up once per call, not once per item. bias: contiguous or NULL. */
+typedef void (*mb_gemm_ukr_batch_fn)(const struct mb_gemm *p, int64_t b0, int64_t b1, const float *bias);
+
 struct mb_gemm_ukr {
     int mr, nr;                   /* register block */
     mb_gemm_ukr_packed_fn packed; /* on packed slivers */
     mb_gemm_ukr_direct_fn direct; /* on A / B in place, or NULL */
+    mb_gemm_ukr_batch_fn batch;   /* tiny items, batch loop inside, or NULL */
+    int batch_max_m;              /* largest M .batch takes */
 };
 
 /* Store an MR x NR tile t (leading dimension ldt) into C with alpha / beta / bias: the generic edge
@@ -218,6 +225,11 @@ static void mb_gemm_run(const struct mb_gemm *p, const struct mb_gemm_ukr *u, st
                         float *ap, float *bp)
 {
     if (m0 >= m1 || n0 >= n1) return;
+    if (direct && u->batch && m0 == 0 && m1 == p->M && p->M <= u->batch_max_m && n0 == 0 && n1 == p->N &&
+        p->N <= u->nr) {
+        u->batch(p, b0, b1, bias);
+        return;
+    }
     struct mb_gemm_iter it;
     mb_gemm_iter_init(&it, p, b0);
     for (int64_t b = b0; b < b1; b++, mb_gemm_iter_next(&it, p)) {

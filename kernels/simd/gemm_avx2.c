@@ -111,8 +111,49 @@ static void ukr_direct(int64_t k, const float *a, int64_t a_rs, int64_t a_cs, co
     }
 }
 
+/* the whole item in registers (up to 2 x MR rows: a full 6-row tile, then R rows), loop over the batch */
+static inline __attribute__((always_inline)) void batch_loop(const int R, const int NV, const int TWO,
+                                                             const struct mb_gemm *p, int64_t b0, int64_t b1,
+                                                             const float *bias)
+{
+    struct mb_gemm_iter it;
+    mb_gemm_iter_init(&it, p, b0);
+    const int64_t ao = TWO ? MR * p->a_rs : 0, co = TWO ? MR * p->c_rs : 0;
+    for (int64_t b = b0; b < b1; b++, mb_gemm_iter_next(&it, p)) {
+        if (TWO)
+            body(MR, NV, 1, p->K, p->A + it.oa, p->a_rs, p->a_cs, p->B + it.ob, p->b_rs, p->C + it.oc, p->c_rs,
+                 p->c_cs, MR, (int)p->N, p->alpha, p->beta, bias);
+        body(R, NV, 1, p->K, p->A + it.oa + ao, p->a_rs, p->a_cs, p->B + it.ob, p->b_rs, p->C + it.oc + co, p->c_rs,
+             p->c_cs, R, (int)p->N, p->alpha, p->beta, bias);
+    }
+}
+
+#define BATCH_CASE(R)                                                                                                 \
+    case R:                                                                                                           \
+        if (two) {                                                                                                    \
+            if (p->N > 8) batch_loop(R, 2, 1, p, b0, b1, bias);                                                       \
+            else batch_loop(R, 1, 1, p, b0, b1, bias);                                                                \
+        } else {                                                                                                      \
+            if (p->N > 8) batch_loop(R, 2, 0, p, b0, b1, bias);                                                       \
+            else batch_loop(R, 1, 0, p, b0, b1, bias);                                                                \
+        }                                                                                                             \
+        break;
+
+static void ukr_batch(const struct mb_gemm *p, int64_t b0, int64_t b1, const float *bias)
+{
+    const int two = p->M > MR;
+    switch (two ? p->M - MR : p->M) {
+        BATCH_CASE(1)
+        BATCH_CASE(2)
+        BATCH_CASE(3)
+        BATCH_CASE(4)
+        BATCH_CASE(5)
+    default: BATCH_CASE(6)
+    }
+}
+
 enum mb_status mb_gemm_avx2(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct};
+    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, 2 * MR};
     return mb_gemm_drive(p, x, &u);
 }

@@ -112,8 +112,45 @@ static void ukr_direct(int64_t k, const float *a, int64_t a_rs, int64_t a_cs, co
     }
 }
 
+/* the whole item in registers, loop over the batch (broadcast operands simply stay in L1) */
+static inline __attribute__((always_inline)) void batch_loop(const int R, const int NV, const struct mb_gemm *p,
+                                                             int64_t b0, int64_t b1, const float *bias)
+{
+    struct mb_gemm_iter it;
+    mb_gemm_iter_init(&it, p, b0);
+    for (int64_t b = b0; b < b1; b++, mb_gemm_iter_next(&it, p))
+        body(R, NV, 1, p->K, p->A + it.oa, p->a_rs, p->a_cs, p->B + it.ob, p->b_rs, p->C + it.oc, p->c_rs, p->c_cs,
+             (int)p->M, (int)p->N, p->alpha, p->beta, bias);
+}
+
+#define BATCH_CASE(R)                                                                                                 \
+    case R:                                                                                                           \
+        if (p->N > 16) batch_loop(R, 2, p, b0, b1, bias);                                                             \
+        else batch_loop(R, 1, p, b0, b1, bias);                                                                       \
+        break;
+
+static void ukr_batch(const struct mb_gemm *p, int64_t b0, int64_t b1, const float *bias)
+{
+    switch (p->M) {
+        BATCH_CASE(1)
+        BATCH_CASE(2)
+        BATCH_CASE(3)
+        BATCH_CASE(4)
+        BATCH_CASE(5)
+        BATCH_CASE(6)
+        BATCH_CASE(7)
+        BATCH_CASE(8)
+        BATCH_CASE(9)
+        BATCH_CASE(10)
+        BATCH_CASE(11)
+        BATCH_CASE(12)
+        BATCH_CASE(13)
+    default: BATCH_CASE(14)
+    }
+}
+
 enum mb_status mb_gemm_avx512(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct};
+    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, MR};
     return mb_gemm_drive(p, x, &u);
 }

@@ -1,0 +1,71 @@
+/*
+ * gemm_blis.c: the BLIS peer (BLIS 0.9, Debian libblis-dev). One bli_sgemm per batch item through the
+ * typed API, which takes a row and a column stride per operand, so transposes and general strides
+ * map directly. Threads: bli_thread_set_num_threads(x->nthreads) before the calls.
+ *
+ * MB_ENOTSUP where BLIS's own stride check (bli_check_matrix_strides) would abort the process: zero or
+ * negative strides on a dimension > 1, or general strides that overlap. Strides of size-1 dims are
+ * rewritten to consistent values first (they are never used). K == 0 and the bias are done here
+ * (BLIS is asked only for alpha*A@B + beta*C, beta == 0 not reading C).
+ *
+ * Link note: libblis also exports cblas_* symbols. The Makefile links -lopenblas before -lblis, so
+ * cblas_sgemm keeps resolving to OpenBLAS (checked: LD_DEBUG=bindings shows cblas_sgemm bound to
+ * libopenblas.so.0, and openblas_get_corename() answers "Haswell" in the linked test binary).
+ */
+#include "mb.h"
+
+/* blis.h trips -Wextra (unused parameters / functions in its inline helpers): not ours to fix */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wtype-limits"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#include <blis.h>
+#pragma GCC diagnostic pop
+
+/* Give size-1 dims a consistent stride; return 0 if BLIS would reject (rs, cs) for an m x n matrix. */
+static int blis_strides(int64_t m, int64_t n, int64_t *rs, int64_t *cs)
+{
+    if (m <= 1 && n <= 1) *rs = *cs = 1;
+    else if (m <= 1) *rs = *cs == 1 ? n : n * *cs;
+    else if (n <= 1) *cs = *rs == 1 ? m : m * *rs;
+    int64_t r = *rs, c = *cs;
+    if (r <= 0 || c <= 0) return 0;
+    if (r == 1 && c == 1) return m == 1 || n == 1;
+    if (r == 1) return c >= m;
+    if (c == 1) return r >= n;
+    if (r == c) return m == 1 || n == 1;
+    return r < c ? m * r <= c : n * c <= r;
+}
+
+enum mb_status mb_gemm_blis(const struct mb_gemm *p, const struct mb_exec *x)
+{
+    int64_t ars = p->a_rs, acs = p->a_cs, brs = p->b_rs, bcs = p->b_cs, crs = p->c_rs, ccs = p->c_cs;
+    if (!blis_strides(p->M, p->K, &ars, &acs) || !blis_strides(p->K, p->N, &brs, &bcs) ||
+        !blis_strides(p->M, p->N, &crs, &ccs))
+        return MB_ENOTSUP;
+    bli_thread_set_num_threads(x->nthreads > 0 ? x->nthreads : 1);
+    float alpha = p->alpha, beta = p->beta;
+    const int64_t nb = mb_batch_count(p->nbatch, p->batch);
+    for (int64_t b = 0; b < nb; b++) {
+        const float *A = p->A + mb_batch_offset(p->nbatch, p->batch, p->a_bs, b);
+        const float *B = p->B + mb_batch_offset(p->nbatch, p->batch, p->b_bs, b);
+        float *C = p->C + mb_batch_offset(p->nbatch, p->batch, p->c_bs, b);
+        if (p->M == 0 || p->N == 0) continue;
+        if (p->K == 0) {
+            for (int64_t m = 0; m < p->M; m++)
+                for (int64_t n = 0; n < p->N; n++) {
+                    float *c = &C[m * crs + n * ccs];
+                    *c = beta != 0.0f ? beta * *c : 0.0f;
+                }
+        } else {
+            bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, p->M, p->N, p->K, &alpha, (float *)A, ars, acs, (float *)B,
+                      brs, bcs, &beta, C, crs, ccs);
+        }
+        if (p->bias)
+            for (int64_t m = 0; m < p->M; m++)
+                for (int64_t n = 0; n < p->N; n++) C[m * crs + n * ccs] += p->bias[n * p->bias_s];
+    }
+    return MB_OK;
+}
