@@ -22,10 +22,6 @@ enum mb_status mb_out_alloc(struct mb_opctx *c, const char *op, struct mb_tensor
 /* Strides of x viewed in the broadcast shape (ndim, shape): right-aligned, 0 where x has size 1 or no dim. */
 void mb_broadcast_strides(const struct mb_tensor *x, int ndim, const int64_t *shape, int64_t *strides);
 
-/* One mb_copy y = x over an N-D index space (dims collapsed first), run with c's variant (ops/shape.c). */
-enum mb_status mb_copy_run(struct mb_opctx *c, int ndim, const int64_t *shape, const float *x, const int64_t *xs,
-                           float *y, const int64_t *ys);
-
 /* y = x broadcast to (ndim, shape), as a fresh contiguous tensor (one copy); failure messages name op. */
 enum mb_status mb_materialize(struct mb_opctx *c, const char *op, const struct mb_tensor *x, int ndim,
                               const int64_t *shape, struct mb_tensor *y);

@@ -6,24 +6,14 @@
  * stack        one copy per input, into its slice of the new axis
  * expand_dims  a fresh contiguous tensor: one copy (a no-op layout change when the input is contiguous)
  * reshape      likewise: the output's C order is the input's C order, so the copy walks the input shape
- * Every copy is dim-collapsed first, so contiguous inputs become one long row.
+ * Every copy goes through mb_copy_strided (ops/lower.c), which collapses dims first, so contiguous inputs
+ * become one long row.
  */
 #include "internal.h"
+#include "lower.h" /* mb_copy_strided: the one strided-copy lowering (dims collapsed, then mb_run_copy) */
 
 #include <stdio.h>
 #include <string.h>
-
-enum mb_status mb_copy_run(struct mb_opctx *c, int ndim, const int64_t *shape, const float *x, const int64_t *xs,
-                           float *y, const int64_t *ys)
-{
-    struct mb_copy p = {.x = x, .y = y};
-    memcpy(p.shape, shape, (size_t)ndim * sizeof *shape);
-    memcpy(p.xs, xs, (size_t)ndim * sizeof *xs);
-    memcpy(p.ys, ys, (size_t)ndim * sizeof *ys);
-    int64_t *const st[2] = {p.xs, p.ys};
-    p.ndim = mb_collapse_dims(ndim, p.shape, 2, st);
-    return mb_run_copy(c, &p);
-}
 
 enum mb_status mb_materialize(struct mb_opctx *c, const char *op, const struct mb_tensor *x, int ndim,
                               const int64_t *shape, struct mb_tensor *y)
@@ -32,7 +22,7 @@ enum mb_status mb_materialize(struct mb_opctx *c, const char *op, const struct m
     if (s != MB_OK) return s;
     int64_t xs[MB_MAX_DIMS];
     mb_broadcast_strides(x, ndim, shape, xs);
-    if ((s = mb_copy_run(c, ndim, shape, x->data, xs, y->data, y->strides)) != MB_OK) mb_tensor_free(y);
+    if ((s = mb_copy_strided(c, ndim, shape, x->data, xs, y->data, y->strides, 0)) != MB_OK) mb_tensor_free(y);
     return s;
 }
 
@@ -64,7 +54,7 @@ enum mb_status mb_op_transpose(struct mb_opctx *c, const struct mb_tensor *x, in
     for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[p[i]], xs[i] = x->strides[p[i]];
     enum mb_status s = mb_out_alloc(c, "transpose", out, x->ndim, shape);
     if (s != MB_OK) return s;
-    if ((s = mb_copy_run(c, x->ndim, shape, x->data, xs, out->data, out->strides)) != MB_OK) mb_tensor_free(out);
+    if ((s = mb_copy_strided(c, x->ndim, shape, x->data, xs, out->data, out->strides, 0)) != MB_OK) mb_tensor_free(out);
     return s;
 }
 
@@ -103,8 +93,8 @@ enum mb_status mb_op_concatenate(struct mb_opctx *c, int n, const struct mb_tens
     if (s != MB_OK) return s;
     int64_t off = 0;
     for (int i = 0; i < n && s == MB_OK; i++) {
-        s = mb_copy_run(c, in[i]->ndim, in[i]->shape, in[i]->data, in[i]->strides, out->data + off * out->strides[ax],
-                        out->strides);
+        s = mb_copy_strided(c, in[i]->ndim, in[i]->shape, in[i]->data, in[i]->strides, out->data + off * out->strides[ax],
+                            out->strides, 0);
         off += in[i]->shape[ax];
     }
     if (s != MB_OK) mb_tensor_free(out);
@@ -148,7 +138,7 @@ enum mb_status mb_op_stack(struct mb_opctx *c, int n, const struct mb_tensor *co
     for (int i = 0, j = 0; i <= a->ndim; i++)
         if (i != ax) ys[j++] = out->strides[i];
     for (int i = 0; i < n && s == MB_OK; i++)
-        s = mb_copy_run(c, a->ndim, a->shape, in[i]->data, in[i]->strides, out->data + i * out->strides[ax], ys);
+        s = mb_copy_strided(c, a->ndim, a->shape, in[i]->data, in[i]->strides, out->data + i * out->strides[ax], ys, 0);
     if (s != MB_OK) mb_tensor_free(out);
     return s;
 }
@@ -161,7 +151,7 @@ static enum mb_status relayout(struct mb_opctx *c, const char *op, const struct 
     if (s != MB_OK) return s;
     struct mb_tensor dst = *x; /* x's shape, contiguous strides: the same C-order positions as out */
     mb_tensor_contig_strides(&dst);
-    if ((s = mb_copy_run(c, x->ndim, x->shape, x->data, x->strides, out->data, dst.strides)) != MB_OK)
+    if ((s = mb_copy_strided(c, x->ndim, x->shape, x->data, x->strides, out->data, dst.strides, 0)) != MB_OK)
         mb_tensor_free(out);
     return s;
 }
