@@ -142,7 +142,9 @@ static double roof(const struct mb_instance *in)
 }
 
 /* The counters of an instance, unfinished (per-iteration amounts), sorted by byte order so uppercase
- * comes first, as GB's std::map. One function serves the runs and the CSV header, so they always agree. */
+ * comes first, as GB's std::map. One function serves the runs and the CSV header, so they always agree;
+ * for the header (perf == NULL, before any prepare) pct_peak is named whenever there are FLOPs, because
+ * the suite may learn the peaks only in prepare. */
 static int instance_counters(const struct mb_instance *in, int nperf, const long long *perf, struct mb_counter *c)
 {
     int n = 0;
@@ -152,7 +154,7 @@ static int instance_counters(const struct mb_instance *in, int nperf, const long
         add_counter(c, &n, "bytes_per_second", in->bytes, MB_COUNTER_RATE | MB_COUNTER_ITER_INVARIANT, 1024);
     if (in->flops > 0 && in->bytes > 0)
         add_counter(c, &n, "AI", in->flops / in->bytes, 0, 1000);
-    if (in->flops > 0 && roof(in) > 0)
+    if (in->flops > 0 && (roof(in) > 0 || !perf))
         add_counter(c, &n, "pct_peak", 0, 0, 1000); /* set from the finished FLOPS */
     for (int i = 0; i < nperf && n < MB_MAX_COUNTERS; i++)
         add_counter(c, &n, mb_counters_name(i), perf ? (double)perf[i] : 0, MB_COUNTER_AVG_ITERS, 1000);

@@ -34,8 +34,9 @@ static bool watch_existed;
 
 static bool prep_good(struct mb_instance *in, char *msg, size_t n)
 {
-    (void)in, (void)msg, (void)n;
+    (void)msg, (void)n;
     nprepare++;
+    in->peak_flops = 1e9; /* as the suite: peaks known only once prepared */
     return true;
 }
 
@@ -75,7 +76,6 @@ static int fake_instances(struct mb_instance **out)
         fakes[i].threads = 1;
         fakes[i].flops = 1000.0 * (i + 1);
         fakes[i].bytes = 400.0;
-        fakes[i].peak_flops = 1e9;
         fakes[i].prepare = i < 2 ? prep_good : prep_fail;
         fakes[i].run = run_fake;
     }
@@ -650,6 +650,8 @@ static void test_csv_vs_fixture(void **state)
     assert_true(strncmp(out + strlen(fixed), counters, strlen(counters)) == 0);
     assert_non_null(strstr(out, "\n\"fake/fail/M:8/threads:1\",,,,,,,,true,\"validation: max_abs_err 3.1e-02 at [0,5] "
                                 "\"\"q\"\"\"\n"));
+    /* pct_peak (peaks set in prepare) has its column and its value */
+    assert_true(matches("\n\"fake/good/M:16/threads:1\",[^\n]*,[0-9.]+,[0-9.e+]+,[0-9.]+\n", out));
     check_csv(out, fixed);
     check_context_header(err);
     free(fix), free(out), free(err);
