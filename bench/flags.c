@@ -62,10 +62,8 @@ static const char usage_text[] =
 bool mb_flags_truthy(const char *v)
 {
     size_t n = strlen(v);
-    if (n == 1)
-        return isalnum((unsigned char)v[0]) && !strchr("0fFnN", v[0]);
-    if (n == 0)
-        return true;
+    if (n == 1) return isalnum((unsigned char)v[0]) && !strchr("0fFnN", v[0]);
+    if (n == 0) return true;
     return strcasecmp(v, "false") != 0 && strcasecmp(v, "no") != 0 && strcasecmp(v, "off") != 0;
 }
 
@@ -73,11 +71,9 @@ bool mb_flags_truthy(const char *v)
 static const char *flag_value(const char *arg, const char *name, bool optional)
 {
     size_t n = strlen(name);
-    if (strncmp(arg, "--", 2) != 0 || strncmp(arg + 2, name, n) != 0)
-        return NULL;
+    if (strncmp(arg, "--", 2) != 0 || strncmp(arg + 2, name, n) != 0) return NULL;
     const char *end = arg + 2 + n;
-    if (optional && *end == '\0')
-        return end;
+    if (optional && *end == '\0') return end;
     return *end == '=' ? end + 1 : NULL;
 }
 
@@ -141,24 +137,19 @@ static bool parse_kv(const char *s, struct mb_flags *f)
 {
     struct mb_flags tmp = *f;
     char buf[4096];
-    if (strlen(s) >= sizeof buf)
-        return false;
+    if (strlen(s) >= sizeof buf) return false;
     strcpy(buf, s);
-    if (buf[0] == '\0')
-        return true;
+    if (buf[0] == '\0') return true;
     char *item = buf;
     for (char *next; item; item = next) {
         next = strchr(item, ',');
-        if (next)
-            *next++ = '\0';
+        if (next) *next++ = '\0';
         char *eq = strchr(item, '=');
-        if (!eq || strchr(eq + 1, '='))
-            return false;
+        if (!eq || strchr(eq + 1, '=')) return false;
         *eq = '\0';
         bool seen = false;
         for (int i = 0; i < tmp.ncontext; i++) seen |= strcmp(tmp.context_key[i], item) == 0;
-        if (seen)
-            continue;
+        if (seen) continue;
         if (tmp.ncontext == MB_MAX_CONTEXT || strlen(item) >= sizeof tmp.context_key[0] ||
             strlen(eq + 1) >= sizeof tmp.context_val[0])
             return false;
@@ -172,8 +163,7 @@ static bool parse_kv(const char *s, struct mb_flags *f)
 
 static bool set_string(char *dst, size_t size, const char *s)
 {
-    if (strlen(s) >= size)
-        return false;
+    if (strlen(s) >= size) return false;
     strcpy(dst, s);
     return true;
 }
@@ -188,11 +178,12 @@ static bool apply(const struct flag *fl, const char *s, const char *src, bool en
     case F_STRING: return set_string(fl->p, fl->size, s);
     case F_MIN_TIME: return parse_min_time(src, s, f, err);
     case F_KV:
-        if (parse_kv(s, f))
-            return true;
+        if (parse_kv(s, f)) return true;
         if (env) /* GB says so for the environment; a bad flag is just unrecognized */
-            fprintf(err, "%s is expected to be a comma-separated list of <key>=<value> strings, but actually has "
-                         "value \"%s\".\n", src, s);
+            fprintf(err,
+                    "%s is expected to be a comma-separated list of <key>=<value> strings, but actually has "
+                    "value \"%s\".\n",
+                    src, s);
         return false;
     }
     return false;
@@ -211,7 +202,10 @@ static bool parse_format(const char *s, enum mb_format *out)
 
 static const char *const unit_names[] = {"ns", "us", "ms", "s"};
 
-const char *mb_time_unit_name(enum mb_time_unit u) { return unit_names[u]; }
+const char *mb_time_unit_name(enum mb_time_unit u)
+{
+    return unit_names[u];
+}
 
 double mb_time_unit_multiplier(enum mb_time_unit u)
 {
@@ -261,8 +255,7 @@ int mb_flags_parse(struct mb_flags *f, int *argc, char **argv, FILE *out, FILE *
         for (; flags[k].name[i] && i < sizeof var - 1; i++) var[i] = (char)toupper((unsigned char)flags[k].name[i]);
         var[i] = '\0';
         const char *s = getenv(var);
-        if (!s)
-            continue;
+        if (!s) continue;
         snprintf(src, sizeof src, "Environment variable %s", var);
         apply(&flags[k], s, src, true, f, err);
     }
@@ -271,8 +264,7 @@ int mb_flags_parse(struct mb_flags *f, int *argc, char **argv, FILE *out, FILE *
         bool consumed = false;
         for (int k = 0; k < nflags && !consumed; k++) {
             const char *s = flag_value(argv[i], flags[k].name, flags[k].kind == F_BOOL);
-            if (!s)
-                continue;
+            if (!s) continue;
             char src[96];
             snprintf(src, sizeof src, "The value of flag --%s", flags[k].name);
             /* a malformed value stops the search: the argument stays, to be reported as unrecognized */
@@ -290,8 +282,8 @@ int mb_flags_parse(struct mb_flags *f, int *argc, char **argv, FILE *out, FILE *
     }
 
     /* GB quirk kept: a bad format, colour or unit prints the usage and exits 0 */
-    bool ok = parse_format(raw.format, &f->format) && parse_format(raw.out_format, &f->out_format) &&
-              raw.color[0] != '\0';
+    bool ok =
+        parse_format(raw.format, &f->format) && parse_format(raw.out_format, &f->out_format) && raw.color[0] != '\0';
     if (ok && raw.time_unit[0]) {
         ok = false;
         for (int u = 0; u < 4; u++)
@@ -307,7 +299,8 @@ int mb_flags_parse(struct mb_flags *f, int *argc, char **argv, FILE *out, FILE *
     f->color = strcmp(raw.color, "auto") == 0 ? MB_COLOR_AUTO : mb_flags_truthy(raw.color) ? MB_COLOR_ON : MB_COLOR_OFF;
 
     if (*argc > 1) {
-        for (int i = 1; i < *argc; i++) fprintf(err, "%s: error: unrecognized command-line flag: %s\n", argv[0], argv[i]);
+        for (int i = 1; i < *argc; i++)
+            fprintf(err, "%s: error: unrecognized command-line flag: %s\n", argv[0], argv[i]);
         return 1;
     }
     return -1;

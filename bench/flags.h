@@ -16,7 +16,7 @@ enum mb_color { MB_COLOR_AUTO, MB_COLOR_ON, MB_COLOR_OFF };
 struct mb_flags {
     bool list_tests;
     char filter[1024];
-    double min_time;         /* seconds */
+    double min_time;          /* seconds */
     long long min_time_iters; /* > 0: "--benchmark_min_time=<n>x", exactly n iterations per run */
     double min_warmup_time;
     int repetitions;

@@ -4,4 +4,7 @@
  */
 #include "runner.h"
 
-int main(int argc, char **argv) { return mb_bench_main(argc, argv, mb_suite_instances, stdout, stderr); }
+int main(int argc, char **argv)
+{
+    return mb_bench_main(argc, argv, mb_suite_instances, stdout, stderr);
+}

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define MB_MAX_COUNTERS 24
+#define MB_MAX_COUNTERS     24
 #define MB_COUNTER_NAME_MAX 64
 
 /* Counter flags (GB's Counter::Flags, the ones we use). */
@@ -40,7 +40,7 @@ struct mb_run {
     bool percentage;            /* cv: times and counters are ratios, not seconds / counter units */
     bool error;
     char error_message[MB_MSG_MAX];
-    long long iterations;      /* aggregates: the number of runs */
+    long long iterations;       /* aggregates: the number of runs */
     double real_time, cpu_time; /* seconds per iteration; the raw ratio when percentage */
     enum mb_time_unit unit;
     int ncounters;

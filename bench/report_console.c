@@ -17,11 +17,9 @@ __attribute__((format(printf, 3, 4))) static void cprintf(struct mb_reporter *r,
 {
     va_list ap;
     va_start(ap, fmt);
-    if (r->color && c != C_DEFAULT)
-        fprintf(r->out, "\033[0;3%dm", (int)c);
+    if (r->color && c != C_DEFAULT) fprintf(r->out, "\033[0;3%dm", (int)c);
     vfprintf(r->out, fmt, ap);
-    if (r->color)
-        fputs("\033[m", r->out);
+    if (r->color) fputs("\033[m", r->out);
     va_end(ap);
 }
 
@@ -83,15 +81,13 @@ void mb_report_basic_context(FILE *f, const struct mb_report_context *c)
         for (int i = 0; i < m->ncaches; i++) {
             const struct mb_cache_info *ci = &m->caches[i];
             fprintf(f, "  L%d %s %lld KiB", ci->level, ci->type, ci->size / 1024);
-            if (ci->num_sharing != 0)
-                fprintf(f, " (x%d)", m->num_cpus / ci->num_sharing);
+            if (ci->num_sharing != 0) fprintf(f, " (x%d)", m->num_cpus / ci->num_sharing);
             fputc('\n', f);
         }
     }
     fprintf(f, "Load Average: %.2f, %.2f, %.2f\n", m->load_avg[0], m->load_avg[1], m->load_avg[2]);
     for (int i = 0; i < c->npairs; i++) fprintf(f, "%s: %s\n", c->pair_key[i], c->pair_val[i]);
-    if (c->perf_counters)
-        fprintf(f, "perf_counters: %s\n", c->perf_counters);
+    if (c->perf_counters) fprintf(f, "perf_counters: %s\n", c->perf_counters);
     if (m->cpu_scaling_enabled)
         fputs("***WARNING*** CPU scaling is enabled, the benchmark real time measurements may be noisy and will "
               "incur extra overhead.\n",
@@ -112,11 +108,9 @@ static void console_context(struct mb_reporter *r, const struct mb_report_contex
 
 static bool same_names(const struct mb_reporter *r, const struct mb_run *run)
 {
-    if (run->ncounters != r->prev_ncounters)
-        return false;
+    if (run->ncounters != r->prev_ncounters) return false;
     for (int i = 0; i < run->ncounters; i++)
-        if (strcmp(run->counters[i].name, r->prev_names[i]) != 0)
-            return false;
+        if (strcmp(run->counters[i].name, r->prev_names[i]) != 0) return false;
     return true;
 }
 
@@ -169,8 +163,7 @@ static void print_row(struct mb_reporter *r, const struct mb_run *run)
             unit = "%";
         } else {
             mb_format_human(s, sizeof s, c->value, c->one_k);
-            if (c->flags & MB_COUNTER_RATE)
-                unit = "/s";
+            if (c->flags & MB_COUNTER_RATE) unit = "/s";
         }
         if (r->tabular) {
             int w = (int)(strlen(c->name) > 10 ? strlen(c->name) : 10) - (int)strlen(unit);
@@ -179,8 +172,7 @@ static void print_row(struct mb_reporter *r, const struct mb_run *run)
             cprintf(r, C_DEFAULT, " %s=%s%s", c->name, s, unit);
         }
     }
-    if (run->label[0])
-        cprintf(r, C_DEFAULT, " %s", run->label);
+    if (run->label[0]) cprintf(r, C_DEFAULT, " %s", run->label);
     cprintf(r, C_DEFAULT, "\n");
 }
 
@@ -199,7 +191,10 @@ static void console_runs(struct mb_reporter *r, const struct mb_run *runs, int n
     fflush(r->out);
 }
 
-static void console_finish(struct mb_reporter *r) { fflush(r->out); }
+static void console_finish(struct mb_reporter *r)
+{
+    fflush(r->out);
+}
 
 const struct mb_report_ops mb_report_console = {console_context, console_runs, console_finish};
 

@@ -14,8 +14,7 @@ void mb_csv_write_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
+        if (*s == '"') fputc('"', f);
         fputc(*s, f);
     }
     fputc('"', f);
@@ -33,8 +32,7 @@ static bool is_fixed_counter(const char *name)
 static const struct mb_counter *find(const struct mb_run *run, const char *name)
 {
     for (int i = 0; i < run->ncounters; i++)
-        if (strcmp(run->counters[i].name, name) == 0)
-            return &run->counters[i];
+        if (strcmp(run->counters[i].name, name) == 0) return &run->counters[i];
     return NULL;
 }
 
@@ -48,8 +46,7 @@ static void csv_context(struct mb_reporter *r, const struct mb_report_context *c
 static void optional_value(FILE *f, const struct mb_run *run, const char *name)
 {
     const struct mb_counter *c = find(run, name);
-    if (c)
-        fprintf(f, "%g", c->value);
+    if (c) fprintf(f, "%g", c->value);
     fputc(',', f);
 }
 
@@ -68,16 +65,13 @@ static void print_row(FILE *f, const struct mb_run *run, const struct mb_report_
             run->percentage ? "" : mb_time_unit_name(run->unit));
     optional_value(f, run, "bytes_per_second");
     optional_value(f, run, "items_per_second");
-    if (run->label[0])
-        mb_csv_write_string(f, run->label);
+    if (run->label[0]) mb_csv_write_string(f, run->label);
     fputs(",,", f);
     for (int i = 0; i < ctx->ncounter_names; i++) {
-        if (is_fixed_counter(ctx->counter_names[i]))
-            continue;
+        if (is_fixed_counter(ctx->counter_names[i])) continue;
         const struct mb_counter *c = find(run, ctx->counter_names[i]);
         fputc(',', f);
-        if (c)
-            fprintf(f, "%g", c->value);
+        if (c) fprintf(f, "%g", c->value);
     }
     fputc('\n', f);
 }
@@ -89,8 +83,7 @@ static void csv_runs(struct mb_reporter *r, const struct mb_run *runs, int n)
         fputs(fixed_columns, r->out);
         /* quoted but not escaped, as GB; our counter names never contain quotes */
         for (int i = 0; i < ctx->ncounter_names; i++)
-            if (!is_fixed_counter(ctx->counter_names[i]))
-                fprintf(r->out, ",\"%s\"", ctx->counter_names[i]);
+            if (!is_fixed_counter(ctx->counter_names[i])) fprintf(r->out, ",\"%s\"", ctx->counter_names[i]);
         fputc('\n', r->out);
         r->printed_header = true;
     }
@@ -98,6 +91,9 @@ static void csv_runs(struct mb_reporter *r, const struct mb_run *runs, int n)
     fflush(r->out);
 }
 
-static void csv_finish(struct mb_reporter *r) { fflush(r->out); }
+static void csv_finish(struct mb_reporter *r)
+{
+    fflush(r->out);
+}
 
 const struct mb_report_ops mb_report_csv = {csv_context, csv_runs, csv_finish};

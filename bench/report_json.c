@@ -115,14 +115,12 @@ static void json_context(struct mb_reporter *r, const struct mb_report_context *
 #endif
     kv_int(&o, "json_schema_version", 1);
     for (int i = 0; i < c->npairs; i++) kv_str(&o, c->pair_key[i], c->pair_val[i]);
-    if (c->perf_counters)
-        kv_str(&o, "perf_counters", c->perf_counters);
+    if (c->perf_counters) kv_str(&o, "perf_counters", c->perf_counters);
     /* the machine's extra keys, minus any a context pair already set (a duplicate key is invalid JSON) */
     for (int i = 0; i < m->nextra; i++) {
         bool dup = c->perf_counters && strcmp(m->extra_key[i], "perf_counters") == 0;
         for (int k = 0; k < c->npairs && !dup; k++) dup = strcmp(m->extra_key[i], c->pair_key[k]) == 0;
-        if (!dup)
-            kv_str(&o, m->extra_key[i], m->extra_val[i]);
+        if (!dup) kv_str(&o, m->extra_key[i], m->extra_val[i]);
     }
     fputs("\n  },\n  \"benchmarks\": [\n", f);
 }
@@ -138,8 +136,7 @@ static void print_entry(FILE *f, const struct mb_run *run)
     kv_str(&o, "run_name", run->run_name);
     kv_str(&o, "run_type", agg ? "aggregate" : "iteration");
     kv_int(&o, "repetitions", run->repetitions);
-    if (!agg)
-        kv_int(&o, "repetition_index", run->repetition_index);
+    if (!agg) kv_int(&o, "repetition_index", run->repetition_index);
     kv_int(&o, "threads", run->threads);
     if (agg) {
         kv_str(&o, "aggregate_name", run->aggregate_name);
@@ -156,22 +153,18 @@ static void print_entry(FILE *f, const struct mb_run *run)
     kv_double(&o, "cpu_time", run->cpu_time * mult);
     kv_str(&o, "time_unit", mb_time_unit_name(run->unit));
     for (int i = 0; i < run->ncounters; i++) kv_double(&o, run->counters[i].name, run->counters[i].value);
-    if (run->label[0])
-        kv_str(&o, "label", run->label);
+    if (run->label[0]) kv_str(&o, "label", run->label);
     fputs("\n    }", f);
 }
 
 static void json_runs(struct mb_reporter *r, const struct mb_run *runs, int n)
 {
-    if (n == 0)
-        return;
-    if (!r->first_batch)
-        fputs(",\n", r->out);
+    if (n == 0) return;
+    if (!r->first_batch) fputs(",\n", r->out);
     r->first_batch = false;
     for (int i = 0; i < n; i++) {
         print_entry(r->out, &runs[i]);
-        if (i + 1 < n)
-            fputs(",\n", r->out);
+        if (i + 1 < n) fputs(",\n", r->out);
     }
     fflush(r->out);
 }

@@ -34,8 +34,7 @@ __attribute__((noreturn, format(printf, 3, 4))) static void die(const char *file
 }
 #define CHECK(cond, ...)                                                                                               \
     do {                                                                                                               \
-        if (!(cond))                                                                                                   \
-            die(__FILE__, __LINE__, __VA_ARGS__);                                                                      \
+        if (!(cond)) die(__FILE__, __LINE__, __VA_ARGS__);                                                             \
     } while (0)
 
 static void *xcalloc(size_t n, size_t size)
@@ -52,8 +51,14 @@ static double clock_seconds(clockid_t id)
     CHECK(clock_gettime(id, &ts) == 0, "clock_gettime failed");
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
-static double real_clock(void) { return clock_seconds(CLOCK_MONOTONIC); }
-static double cpu_clock(void) { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
+static double real_clock(void)
+{
+    return clock_seconds(CLOCK_MONOTONIC);
+}
+static double cpu_clock(void)
+{
+    return clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+}
 
 static double (*clock_real)(void) = real_clock;
 static double (*clock_cpu)(void) = cpu_clock;
@@ -95,8 +100,7 @@ static int cmp_double(const void *a, const void *b)
 
 double mb_stat_median(const double *v, int n)
 {
-    if (n < 3)
-        return mb_stat_mean(v, n);
+    if (n < 3) return mb_stat_mean(v, n);
     double *c = xcalloc((size_t)n, sizeof *c);
     memcpy(c, v, (size_t)n * sizeof *c);
     qsort(c, (size_t)n, sizeof *c, cmp_double);
@@ -107,15 +111,17 @@ double mb_stat_median(const double *v, int n)
 
 double mb_stat_stddev(const double *v, int n)
 {
-    if (n < 2)
-        return 0.0;
+    if (n < 2) return 0.0;
     /* two passes: GB's sum-of-squares form cancels badly when the spread is tiny against the mean */
     double mean = mb_stat_mean(v, n), ss = 0;
     for (int i = 0; i < n; i++) ss += (v[i] - mean) * (v[i] - mean);
     return sqrt(ss / (n - 1));
 }
 
-double mb_stat_cv(const double *v, int n) { return n < 2 ? 0.0 : mb_stat_stddev(v, n) / mb_stat_mean(v, n); }
+double mb_stat_cv(const double *v, int n)
+{
+    return n < 2 ? 0.0 : mb_stat_stddev(v, n) / mb_stat_mean(v, n);
+}
 
 /* ---- counters ------------------------------------------------------------------------------------ */
 static int cmp_counter(const void *a, const void *b)
@@ -136,8 +142,7 @@ static void add_counter(struct mb_counter *c, int *n, const char *name, double v
 static double roof(const struct mb_instance *in)
 {
     double r = in->peak_flops > 0 ? in->peak_flops : INFINITY;
-    if (in->peak_bw > 0 && in->bytes > 0)
-        r = fmin(r, in->flops / in->bytes * in->peak_bw);
+    if (in->peak_bw > 0 && in->bytes > 0) r = fmin(r, in->flops / in->bytes * in->peak_bw);
     return isinf(r) ? 0.0 : r;
 }
 
@@ -148,12 +153,10 @@ static double roof(const struct mb_instance *in)
 static int instance_counters(const struct mb_instance *in, int nperf, const long long *perf, struct mb_counter *c)
 {
     int n = 0;
-    if (in->flops > 0)
-        add_counter(c, &n, "FLOPS", in->flops, MB_COUNTER_RATE | MB_COUNTER_ITER_INVARIANT, 1000);
+    if (in->flops > 0) add_counter(c, &n, "FLOPS", in->flops, MB_COUNTER_RATE | MB_COUNTER_ITER_INVARIANT, 1000);
     if (in->bytes > 0)
         add_counter(c, &n, "bytes_per_second", in->bytes, MB_COUNTER_RATE | MB_COUNTER_ITER_INVARIANT, 1024);
-    if (in->flops > 0 && in->bytes > 0)
-        add_counter(c, &n, "AI", in->flops / in->bytes, 0, 1000);
+    if (in->flops > 0 && in->bytes > 0) add_counter(c, &n, "AI", in->flops / in->bytes, 0, 1000);
     if (in->flops > 0 && (roof(in) > 0 || !perf))
         add_counter(c, &n, "pct_peak", 0, 0, 1000); /* set from the finished FLOPS */
     for (int i = 0; i < nperf && n < MB_MAX_COUNTERS; i++)
@@ -167,18 +170,13 @@ static void finish_counters(struct mb_counter *c, int n, long long iters, double
 {
     double flops_rate = 0;
     for (int i = 0; i < n; i++) {
-        if (c[i].flags & MB_COUNTER_RATE)
-            c[i].value /= seconds;
-        if (c[i].flags & MB_COUNTER_ITER_INVARIANT)
-            c[i].value *= (double)iters;
-        if (c[i].flags & MB_COUNTER_AVG_ITERS)
-            c[i].value /= (double)iters;
-        if (strcmp(c[i].name, "FLOPS") == 0)
-            flops_rate = c[i].value;
+        if (c[i].flags & MB_COUNTER_RATE) c[i].value /= seconds;
+        if (c[i].flags & MB_COUNTER_ITER_INVARIANT) c[i].value *= (double)iters;
+        if (c[i].flags & MB_COUNTER_AVG_ITERS) c[i].value /= (double)iters;
+        if (strcmp(c[i].name, "FLOPS") == 0) flops_rate = c[i].value;
     }
     for (int i = 0; i < n; i++)
-        if (strcmp(c[i].name, "pct_peak") == 0)
-            c[i].value = 100.0 * flops_rate / roof(in);
+        if (strcmp(c[i].name, "pct_peak") == 0) c[i].value = 100.0 * flops_rate / roof(in);
 }
 
 /* ---- the run ------------------------------------------------------------------------------------- */
@@ -211,8 +209,7 @@ struct bench {
 static void vlog(const struct bench *b, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void vlog(const struct bench *b, int level, const char *fmt, ...)
 {
-    if (b->f->v < level)
-        return;
+    if (b->f->v < level) return;
     va_list ap;
     va_start(ap, fmt);
     fprintf(b->err, "-- LOG(%d): ", level);
@@ -231,13 +228,11 @@ static bool measure(const struct bench *b, struct mb_instance *in, long long ite
 {
     memset(s, 0, sizeof *s);
     vlog(b, 2, "Running %s for %lld\n", in->name, iters);
-    if (b->nperf)
-        mb_counters_start();
+    if (b->nperf) mb_counters_start();
     double r0 = clock_real(), c0 = clock_cpu();
     bool ok = in->run(in, iters, msg, MB_MSG_MAX);
     double r1 = clock_real(), c1 = clock_cpu();
-    if (b->nperf)
-        mb_counters_stop(s->perf);
+    if (b->nperf) mb_counters_stop(s->perf);
     s->real = r1 - r0;
     s->cpu = c1 - c0;
     return ok;
@@ -283,20 +278,17 @@ static void do_repetition(const struct bench *b, struct inst_state *st)
                 set_error(run, msg, it);
                 return;
             }
-            if (mb_runner_significant(it, s.real, s.real, b->warmup))
-                break;
+            if (mb_runner_significant(it, s.real, s.real, b->warmup)) break;
         }
     }
-    if (first)
-        st->iters = b->fixed_iters > 0 ? b->fixed_iters : 1;
+    if (first) st->iters = b->fixed_iters > 0 ? b->fixed_iters : 1;
     for (;;) {
         if (!measure(b, in, st->iters, &s, msg)) {
             set_error(run, msg, st->iters);
             return;
         }
         /* only the first repetition grows; the later ones reuse its count */
-        if (!first || b->fixed_iters > 0 || mb_runner_significant(st->iters, s.real, s.real, b->min_time))
-            break;
+        if (!first || b->fixed_iters > 0 || mb_runner_significant(st->iters, s.real, s.real, b->min_time)) break;
         long long next = mb_runner_next_iters(st->iters, s.real, b->min_time);
         vlog(b, 3, "Next iters: %lld\n", next);
         st->iters = next;
@@ -312,15 +304,12 @@ static void do_repetition(const struct bench *b, struct inst_state *st)
 static int aggregates(const struct mb_run *runs, int n, struct mb_run *agg)
 {
     static const char *const stat_name[] = {"mean", "median", "stddev", "cv"};
-    static double (*const stat_fn[])(const double *, int) = {mb_stat_mean, mb_stat_median, mb_stat_stddev,
-                                                             mb_stat_cv};
+    static double (*const stat_fn[])(const double *, int) = {mb_stat_mean, mb_stat_median, mb_stat_stddev, mb_stat_cv};
     const struct mb_run *ok[n > 0 ? n : 1];
     int nok = 0;
     for (int i = 0; i < n; i++)
-        if (!runs[i].error)
-            ok[nok++] = &runs[i];
-    if (nok < 2)
-        return 0;
+        if (!runs[i].error) ok[nok++] = &runs[i];
+    if (nok < 2) return 0;
     double v[nok];
     bool same_label = true;
     for (int i = 1; i < nok; i++) same_label &= strcmp(ok[i]->label, ok[0]->label) == 0;
@@ -332,8 +321,7 @@ static int aggregates(const struct mb_run *runs, int n, struct mb_run *agg)
         a->aggregate_name = stat_name[s];
         a->percentage = s == 3;
         a->iterations = n; /* GB: the number of runs */
-        if (!same_label)
-            a->label[0] = '\0';
+        if (!same_label) a->label[0] = '\0';
         for (int i = 0; i < nok; i++) v[i] = ok[i]->real_time;
         a->real_time = stat_fn[s](v, nok);
         for (int i = 0; i < nok; i++) v[i] = ok[i]->cpu_time;
@@ -348,8 +336,7 @@ static int aggregates(const struct mb_run *runs, int n, struct mb_run *agg)
 
 static void progress_clear(const struct bench *b)
 {
-    if (b->progress)
-        fputs("\r\033[K", b->err);
+    if (b->progress) fputs("\r\033[K", b->err);
 }
 
 static void report(struct bench *b, const struct mb_run *runs, int n, const struct mb_run *agg, int nagg)
@@ -359,12 +346,10 @@ static void report(struct bench *b, const struct mb_run *runs, int n, const stru
     /* *_aggregates_only hides the runs only where there are aggregates */
     bool display_agg_only = (f->report_aggregates_only || f->display_aggregates_only) && nagg > 0;
     bool file_agg_only = f->report_aggregates_only && nagg > 0;
-    if (!display_agg_only)
-        b->display.ops->runs(&b->display, runs, n);
+    if (!display_agg_only) b->display.ops->runs(&b->display, runs, n);
     b->display.ops->runs(&b->display, agg, nagg);
     if (b->has_file) {
-        if (!file_agg_only)
-            b->file.ops->runs(&b->file, runs, n);
+        if (!file_agg_only) b->file.ops->runs(&b->file, runs, n);
         b->file.ops->runs(&b->file, agg, nagg);
     }
 }
@@ -377,16 +362,14 @@ static void activate(const struct bench *b, struct inst_state *st)
     mb_machine_pin(in->threads);
     st->prepare_msg[0] = '\0';
     st->prepare_failed = in->prepare && !in->prepare(in, st->prepare_msg, sizeof st->prepare_msg);
-    if (st->prepare_failed && !st->prepare_msg[0])
-        snprintf(st->prepare_msg, sizeof st->prepare_msg, "prepare failed");
+    if (st->prepare_failed && !st->prepare_msg[0]) snprintf(st->prepare_msg, sizeof st->prepare_msg, "prepare failed");
     st->prepared = true;
 }
 
 /* release pairs with a successful prepare (a failed prepare cleans up after itself) */
 static void deactivate(struct inst_state *st)
 {
-    if (st->prepared && !st->prepare_failed && st->sel->in->release)
-        st->sel->in->release(st->sel->in);
+    if (st->prepared && !st->prepare_failed && st->sel->in->release) st->sel->in->release(st->sel->in);
     st->prepared = false;
 }
 
@@ -417,17 +400,14 @@ static void run_all(struct bench *b, const struct selected *sel, int nsel)
     }
     for (int k = 0; k < total; k++) {
         struct inst_state *s = &st[order[k]];
-        if (!s->runs)
-            s->runs = xcalloc((size_t)b->repeats, sizeof *s->runs);
+        if (!s->runs) s->runs = xcalloc((size_t)b->repeats, sizeof *s->runs);
         if (b->progress) {
             fprintf(b->err, "\r\033[K[%d/%d] %s", k + 1, total, s->sel->in->name);
             fflush(b->err);
         }
-        if (!s->prepared)
-            activate(b, s);
+        if (!s->prepared) activate(b, s);
         do_repetition(b, s);
-        if (interleave || s->reps_done == b->repeats)
-            deactivate(s);
+        if (interleave || s->reps_done == b->repeats) deactivate(s);
         if (s->reps_done == b->repeats) {
             struct mb_run agg[4];
             int nagg = aggregates(s->runs, b->repeats, agg);
@@ -444,12 +424,14 @@ static void run_all(struct bench *b, const struct selected *sel, int nsel)
 /* ---- setup --------------------------------------------------------------------------------------- */
 static bool name_selected(const char *name, const regex_t *re, bool negate)
 {
-    if (strncmp(name, "DISABLED_", 9) == 0)
-        return false;
+    if (strncmp(name, "DISABLED_", 9) == 0) return false;
     return (regexec(re, name, 0, NULL, 0) == 0) != negate;
 }
 
-static int cmp_name(const void *a, const void *b) { return strcmp(a, b); }
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
 
 static int cmp_pair(const void *a, const void *b)
 {
@@ -470,17 +452,14 @@ static void local_date(char *buf, size_t size)
 
 static bool color_wanted(enum mb_color c, FILE *out)
 {
-    static const char *const terms[] = {"xterm",        "xterm-color",           "xterm-256color", "screen",
-                                        "screen-256color", "tmux",               "tmux-256color",  "rxvt-unicode",
-                                        "rxvt-unicode-256color", "linux",        "cygwin"};
-    if (c != MB_COLOR_AUTO)
-        return c == MB_COLOR_ON;
+    static const char *const terms[] = {
+        "xterm",         "xterm-color",  "xterm-256color",        "screen", "screen-256color", "tmux",
+        "tmux-256color", "rxvt-unicode", "rxvt-unicode-256color", "linux",  "cygwin"};
+    if (c != MB_COLOR_AUTO) return c == MB_COLOR_ON;
     const char *term = getenv("TERM");
-    if (fileno(out) < 0 || !isatty(fileno(out)) || !term)
-        return false;
+    if (fileno(out) < 0 || !isatty(fileno(out)) || !term) return false;
     for (size_t i = 0; i < sizeof terms / sizeof terms[0]; i++)
-        if (strcmp(term, terms[i]) == 0)
-            return true;
+        if (strcmp(term, terms[i]) == 0) return true;
     return false;
 }
 
@@ -489,24 +468,21 @@ static bool color_wanted(enum mb_color c, FILE *out)
 static char pending_tmp[1100];
 static void remove_pending(void)
 {
-    if (pending_tmp[0])
-        unlink(pending_tmp);
+    if (pending_tmp[0]) unlink(pending_tmp);
 }
 
 static FILE *open_out_file(const char *path)
 {
     static bool registered;
     struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return NULL;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return NULL;
     snprintf(pending_tmp, sizeof pending_tmp, "%s.tmpXXXXXX", path);
     int fd = mkstemp(pending_tmp);
     if (fd < 0) {
         pending_tmp[0] = '\0';
         return NULL;
     }
-    if (!registered)
-        registered = atexit(remove_pending) == 0;
+    if (!registered) registered = atexit(remove_pending) == 0;
     mode_t mask = umask(0);
     umask(mask);
     fchmod(fd, 0666 & ~mask); /* mkstemp makes 0600; the result is an ordinary file */
@@ -541,13 +517,11 @@ static int run_benchmarks(const struct mb_flags *f, const char *argv0, struct mb
     const char **families = xcalloc((size_t)n, sizeof *families);
     int nsel = 0, nfam = 0;
     for (int i = 0; i < n; i++) {
-        if (!name_selected(inst[i].name, &re, negate))
-            continue;
+        if (!name_selected(inst[i].name, &re, negate)) continue;
         /* family_index counts the families left after filtering (GB renumbers them) */
         int fam = 0, pfi = 0;
         while (fam < nfam && strcmp(families[fam], inst[i].family) != 0) fam++;
-        if (fam == nfam)
-            families[nfam++] = inst[i].family;
+        if (fam == nfam) families[nfam++] = inst[i].family;
         for (int k = 0; k < nsel; k++) pfi += sel[k].family_index == fam;
         sel[nsel++] = (struct selected){&inst[i], fam, pfi};
     }
@@ -564,8 +538,12 @@ static int run_benchmarks(const struct mb_flags *f, const char *argv0, struct mb
         return 0;
     }
 
-    struct bench b = {.f = f, .err = err, .repeats = f->repetitions > 0 ? f->repetitions : 0,
-                      .fixed_iters = f->min_time_iters, .min_time = f->min_time, .warmup = f->min_warmup_time,
+    struct bench b = {.f = f,
+                      .err = err,
+                      .repeats = f->repetitions > 0 ? f->repetitions : 0,
+                      .fixed_iters = f->min_time_iters,
+                      .min_time = f->min_time,
+                      .warmup = f->min_warmup_time,
                       .unit = f->time_unit_set ? f->time_unit : MB_UNIT_NS};
     /* one iteration, one repetition, no warm-up; under valgrind (--mb_sim) the suite's run() toggles
      * callgrind collection around the kernel calls, so one iteration gives the per-iteration counts */
@@ -580,8 +558,7 @@ static int run_benchmarks(const struct mb_flags *f, const char *argv0, struct mb
      * mb_counters_setup prints the one stderr line and returns 0: no counter is reported at all */
     if (f->perf_counters[0]) {
         b.nperf = mb_counters_setup(f->perf_counters);
-        if (b.nperf > MB_MAX_COUNTERS - 4)
-            b.nperf = MB_MAX_COUNTERS - 4;
+        if (b.nperf > MB_MAX_COUNTERS - 4) b.nperf = MB_MAX_COUNTERS - 4;
         ctx.perf_counters = mb_counters_status();
     }
     struct mb_machine machine;
@@ -592,8 +569,7 @@ static int run_benchmarks(const struct mb_flags *f, const char *argv0, struct mb
 
     size_t width = 10;
     for (int i = 0; i < nsel; i++) width = strlen(sel[i].in->name) > width ? strlen(sel[i].in->name) : width;
-    if (b.repeats > 1)
-        width += 1 + strlen("stddev"); /* the longest statistic name */
+    if (b.repeats > 1) width += 1 + strlen("stddev"); /* the longest statistic name */
     ctx.name_width = (int)width;
 
     /* context pairs sorted by key; dry_run as GB 1.9.1 adds it */
@@ -628,8 +604,7 @@ static int run_benchmarks(const struct mb_flags *f, const char *argv0, struct mb
         for (int k = 0; k < nc; k++) {
             bool seen = false;
             for (int j = 0; j < nnames && !seen; j++) seen = strcmp(names[j], c[k].name) == 0;
-            if (!seen)
-                strcpy(names[nnames++], c[k].name);
+            if (!seen) strcpy(names[nnames++], c[k].name);
         }
     }
     qsort(names, (size_t)nnames, sizeof names[0], cmp_name);
@@ -649,8 +624,7 @@ static int run_benchmarks(const struct mb_flags *f, const char *argv0, struct mb
     run_all(&b, sel, nsel);
 
     b.display.ops->finish(&b.display);
-    if (b.has_file)
-        b.file.ops->finish(&b.file);
+    if (b.has_file) b.file.ops->finish(&b.file);
     free(names);
     free(sel);
     return 0;
@@ -660,8 +634,7 @@ int mb_bench_main(int argc, char **argv, int (*get_instances)(struct mb_instance
 {
     struct mb_flags f;
     int rc = mb_flags_parse(&f, &argc, argv, out, err);
-    if (rc >= 0)
-        return rc;
+    if (rc >= 0) return rc;
     if (mb_opts.peak) {
         mb_peak_print(mb_peak_get());
         return 0;
@@ -676,7 +649,6 @@ int mb_bench_main(int argc, char **argv, int (*get_instances)(struct mb_instance
     int n = get_instances(&inst);
     rc = run_benchmarks(&f, argv[0], inst, n, out, err, file);
     CHECK(fflush(out) == 0, "writing the output failed");
-    if (file)
-        commit_out_file(file, f.out); /* also when nothing ran: GB leaves the (empty) file too */
+    if (file) commit_out_file(file, f.out); /* also when nothing ran: GB leaves the (empty) file too */
     return rc;
 }

@@ -22,14 +22,20 @@
 
 /* ---- fake clock and instances -------------------------------------------------------------------- */
 static double fake_now;
-static double fake_real(void) { return fake_now; }
-static double fake_cpu(void) { return fake_now * 0.5; }
+static double fake_real(void)
+{
+    return fake_now;
+}
+static double fake_cpu(void)
+{
+    return fake_now * 0.5;
+}
 
-static double per_iter = 1e-3;    /* seconds per iteration of fake/good */
-static int ncalls;                 /* run() calls */
-static long long call_iters[64];   /* iters of each call */
+static double per_iter = 1e-3;   /* seconds per iteration of fake/good */
+static int ncalls;               /* run() calls */
+static long long call_iters[64]; /* iters of each call */
 static int nprepare;
-static const char *watch_path;     /* run() records whether this file exists mid-run */
+static const char *watch_path; /* run() records whether this file exists mid-run */
 static bool watch_existed;
 
 static bool prep_good(struct mb_instance *in, char *msg, size_t n)
@@ -51,8 +57,7 @@ static bool prep_fail(struct mb_instance *in, char *msg, size_t n)
 static bool run_fake(struct mb_instance *in, long long iters, char *msg, size_t n)
 {
     (void)in, (void)msg, (void)n;
-    if (ncalls < 64)
-        call_iters[ncalls] = iters;
+    if (ncalls < 64) call_iters[ncalls] = iters;
     /* later calls a little slower: repetitions differ, so aggregates have a spread */
     fake_now += (double)iters * per_iter * (1.0 + 0.1 * (ncalls % 3));
     ncalls++;
@@ -108,8 +113,7 @@ static int run_main(char **out, char **err, ...)
 static char *read_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     rewind(f);
@@ -133,8 +137,7 @@ static bool matches(const char *pattern, const char *s)
 /* next line of *p (in place, newline removed); NULL at the end */
 static char *next_line(char **p)
 {
-    if (!*p || !**p)
-        return NULL;
+    if (!*p || !**p) return NULL;
     char *line = *p, *nl = strchr(line, '\n');
     if (nl) {
         *nl = '\0';
@@ -327,7 +330,8 @@ static void test_iteration_growth(void **state)
     char *out, *err;
     per_iter = 1e-3;
     assert_int_equal(run_main(&out, &err, "--benchmark_filter=good/M:8/", "--benchmark_min_time=0.5",
-                              "--benchmark_repetitions=3", "--benchmark_format=json", NULL), 0);
+                              "--benchmark_repetitions=3", "--benchmark_format=json", NULL),
+                     0);
     /* fake times: call k costs iters * 1 ms * (1 + 0.1 (k mod 3)): 1, 10 (x1.1), 100 (x1.2: 0.12 s ->
      * x 0.7/0.12 = 583.33 -> 583), 583 reaches 0.5 s; repetitions 2 and 3 reuse 583 */
     assert_int_equal(ncalls, 6);
@@ -392,9 +396,10 @@ static void test_escaping(void **state)
 static bool console_row(const char *line, int w)
 {
     char pat[256];
-    snprintf(pat, sizeof pat,
-             "^.{%d} [ 0-9.e+]{10} (ns|us|ms|s ) {2} [ 0-9.e+]{10} (ns|us|ms|s ) {2} [ 0-9]{10}( [^ ]+=[^ ]+)*( [^ =]+)?$",
-             w);
+    snprintf(
+        pat, sizeof pat,
+        "^.{%d} [ 0-9.e+]{10} (ns|us|ms|s ) {2} [ 0-9.e+]{10} (ns|us|ms|s ) {2} [ 0-9]{10}( [^ ]+=[^ ]+)*( [^ =]+)?$",
+        w);
     return matches(pat, line);
 }
 
@@ -418,8 +423,7 @@ static int check_console(char *text, bool fixture)
     const int w = (int)(strstr(header, "Time") - header) - 10; /* "%-*s %13s": W + 1 + 13 - 4 */
     int rows = 0;
     for (char *line; (line = next_line(&p)); rows++) {
-        if (fixture && (strstr(line, "_BigO") || strstr(line, "_RMS")))
-            continue; /* complexity rows: we have none */
+        if (fixture && (strstr(line, "_BigO") || strstr(line, "_RMS"))) continue; /* complexity rows: we have none */
         if (!console_row(line, w) && !console_special_row(line, w))
             fail_msg("row does not have the 1.7.1 layout (W=%d): '%s'", w, line);
     }
@@ -437,12 +441,12 @@ static void check_context_header(char *text)
     for (int i = 0; i < 3; i++) {
         char *line = next_line(&p);
         assert_non_null(line);
-        if (!matches(pats[i], line))
-            fail_msg("context line %d: '%s'", i + 1, line);
+        if (!matches(pats[i], line)) fail_msg("context line %d: '%s'", i + 1, line);
     }
     bool load = false;
     for (char *line; (line = next_line(&p));) {
-        if (strcmp(line, "CPU Caches:") == 0 || matches("^  L[0-9] (Data|Instruction|Unified) [0-9]+ KiB( \\(x[0-9]+\\))?$", line))
+        if (strcmp(line, "CPU Caches:") == 0 ||
+            matches("^  L[0-9] (Data|Instruction|Unified) [0-9]+ KiB( \\(x[0-9]+\\))?$", line))
             continue;
         if (matches("^Load Average: [0-9]+\\.[0-9]{2}, [0-9]+\\.[0-9]{2}, [0-9]+\\.[0-9]{2}$", line)) {
             load = true;
@@ -465,7 +469,8 @@ static void test_console_vs_fixture(void **state)
 
     char *out, *err;
     assert_int_equal(run_main(&out, &err, "--benchmark_min_time=0.01", "--benchmark_repetitions=2",
-                              "--benchmark_context=compiler=gcc,build=O2", NULL), 0);
+                              "--benchmark_context=compiler=gcc,build=O2", NULL),
+                     0);
     assert_null(strchr(out, '\033'));
     assert_non_null(strstr(err, "\nbuild: O2\ncompiler: gcc\n")); /* pairs sorted */
     /* W = longest name (24) + 1 + strlen("stddev"): "Time" right-aligned in 13 after W + 1 */
@@ -505,10 +510,22 @@ static void test_color_vs_fixture(void **state)
 }
 
 /* ---- JSON structure vs tests/gbench ---------------------------------------------------------------- */
-static const char *const fixed_keys[] = {"name", "family_index", "per_family_instance_index", "run_name", "run_type",
-                                         "repetitions", "repetition_index", "threads", "aggregate_name",
-                                         "aggregate_unit", "error_occurred", "error_message", "iterations",
-                                         "real_time", "cpu_time", "time_unit"};
+static const char *const fixed_keys[] = {"name",
+                                         "family_index",
+                                         "per_family_instance_index",
+                                         "run_name",
+                                         "run_type",
+                                         "repetitions",
+                                         "repetition_index",
+                                         "threads",
+                                         "aggregate_name",
+                                         "aggregate_unit",
+                                         "error_occurred",
+                                         "error_message",
+                                         "iterations",
+                                         "real_time",
+                                         "cpu_time",
+                                         "time_unit"};
 
 /* the kinds of entry and the order of their fixed keys, from one JSON text: kind -> "k1,k2,..." */
 struct kinds {
@@ -550,8 +567,7 @@ static void json_kinds(const char *text, struct kinds *k)
                     fail_msg("double not in GB's format: %s", copy);
             }
         }
-        if (!strchr(line, '\n'))
-            break;
+        if (!strchr(line, '\n')) break;
     }
 }
 
@@ -561,7 +577,8 @@ static void test_json_vs_fixture(void **state)
     char *fix = read_file("tests/gbench/out_repetitions.json"), *out, *err;
     assert_non_null(fix);
     assert_int_equal(run_main(&out, &err, "--benchmark_min_time=0.01", "--benchmark_repetitions=3",
-                              "--benchmark_format=json", "--benchmark_context=zz=1,aa=\"q\"", NULL), 0);
+                              "--benchmark_format=json", "--benchmark_context=zz=1,aa=\"q\"", NULL),
+                     0);
     assert_string_equal(err, ""); /* JSON display: nothing on stderr */
     struct kinds a, b;
     json_kinds(fix, &a);
@@ -573,16 +590,16 @@ static void test_json_vs_fixture(void **state)
     assert_string_equal(a.error, b.error);
 
     /* context keys: the fixture's in its order, plus library_version / json_schema_version, then pairs */
-    const char *ctx_keys[] = {"date", "host_name", "executable", "num_cpus", "mhz_per_cpu", "cpu_scaling_enabled",
-                              "caches", "load_avg", "library_version", "library_build_type", "json_schema_version",
-                              "aa", "zz"};
+    const char *ctx_keys[] = {
+        "date",   "host_name", "executable",      "num_cpus",           "mhz_per_cpu",         "cpu_scaling_enabled",
+        "caches", "load_avg",  "library_version", "library_build_type", "json_schema_version", "aa",
+        "zz"};
     const char *p = out;
     for (size_t i = 0; i < sizeof ctx_keys / sizeof *ctx_keys; i++) {
         char needle[64];
         snprintf(needle, sizeof needle, "\n    \"%s\": ", ctx_keys[i]);
         const char *q = strstr(p, needle);
-        if (!q)
-            fail_msg("context key %s missing or out of order", ctx_keys[i]);
+        if (!q) fail_msg("context key %s missing or out of order", ctx_keys[i]);
         p = q + 1;
     }
     assert_non_null(strstr(out, "\"aa\": \"\\\"q\\\"\",\n"));
@@ -611,13 +628,11 @@ static int csv_fields(const char *line, char fields[][128], int max)
             continue;
         } else if ((*c == ',' && !quoted) || *c == '\0') {
             fields[n][len] = '\0';
-            if (++n == max || *c == '\0')
-                return n;
+            if (++n == max || *c == '\0') return n;
             len = 0;
             continue;
         }
-        if (len < 127)
-            fields[n][len++] = *c;
+        if (len < 127) fields[n][len++] = *c;
     }
 }
 
@@ -644,8 +659,9 @@ static void test_csv_vs_fixture(void **state)
     char *fix = read_file("tests/gbench/out.csv"), *out, *err;
     assert_non_null(fix);
     check_csv(fix, fixed);
-    assert_int_equal(run_main(&out, &err, "--benchmark_min_time=0.01", "--benchmark_repetitions=2",
-                              "--benchmark_format=csv", NULL), 0);
+    assert_int_equal(
+        run_main(&out, &err, "--benchmark_min_time=0.01", "--benchmark_repetitions=2", "--benchmark_format=csv", NULL),
+        0);
     const char *counters = ",\"AI\",\"FLOPS\",\"pct_peak\"\n"; /* bytes_per_second has its fixed column */
     assert_true(strncmp(out + strlen(fixed), counters, strlen(counters)) == 0);
     assert_non_null(strstr(out, "\n\"fake/fail/M:8/threads:1\",,,,,,,,true,\"validation: max_abs_err 3.1e-02 at [0,5] "
@@ -683,7 +699,7 @@ static void test_out_file_whole_or_nothing(void **state)
     char *file = read_file(path);
     assert_non_null(file);
     assert_true(file[0] == '{' && strcmp(file + strlen(file) - 7, "\n  ]\n}\n") == 0);
-    assert_int_equal(count_dir(dir), 1); /* no temporary left behind */
+    assert_int_equal(count_dir(dir), 1);        /* no temporary left behind */
     assert_true(strncmp(out, "-----", 5) == 0); /* the display stays console */
     struct stat sb;
     mode_t mask = umask(0);
@@ -706,7 +722,8 @@ static void test_perf_counters_honest(void **state)
     (void)state;
     char *out, *err;
     assert_int_equal(run_main(&out, &err, "--benchmark_min_time=0.01", "--benchmark_format=json",
-                              "--benchmark_filter=good/M:8/", "--benchmark_perf_counters=PAPI_TOT_CYC", NULL), 0);
+                              "--benchmark_filter=good/M:8/", "--benchmark_perf_counters=PAPI_TOT_CYC", NULL),
+                     0);
     const char *status = mb_counters_status();
     assert_non_null(strstr(out, "\n    \"perf_counters\": \""));
     if (mb_counters_count() == 0) { /* a machine without a PMU: said once, never zeros */
@@ -724,7 +741,8 @@ static void test_aggregates_only(void **state)
     (void)state;
     char *out, *err;
     assert_int_equal(run_main(&out, &err, "--benchmark_min_time=0.01", "--benchmark_repetitions=3",
-                              "--benchmark_report_aggregates_only=true", "--benchmark_format=csv", NULL), 0);
+                              "--benchmark_report_aggregates_only=true", "--benchmark_format=csv", NULL),
+                     0);
     /* header, 2 x 4 aggregates, 3 error rows (no aggregates for them: fewer than 2 good runs) */
     assert_int_equal(count_lines(out), 1 + 8 + 3);
     assert_null(strstr(out, "\"fake/good/M:8/threads:1\",")); /* no plain iteration row of a good instance */
