@@ -20,6 +20,7 @@ HOST     ?= $(shell hostname -s 2>/dev/null || echo host)
 .DEFAULT_GOAL := all
 MAKEFLAGS += -r
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SUFFIXES:
 
 # older OpenBLAS miscomputes on some newer CPUs when it autodetects; tests, CI and benchmarks pin it
