@@ -195,7 +195,11 @@ static enum mb_status parse_head(const unsigned char *head, size_t nhead, uint64
     s = parse_dict((const char *)head + hoff, hlen, name, ndim, shape, msg, msgsz);
     if (s != MB_OK) return s;
     char sb[256];
-    if (!mb_numel_ok(*ndim, shape, numel))
+    /* the product of the non-zero dims must fit too: a 0-sized (0, 2^62, 2^62) would overflow the strides */
+    int64_t span = 1;
+    bool fits = true;
+    for (int i = 0; i < *ndim && fits; i++) fits = mb_mul_ok(span, shape[i] ? shape[i] : 1, &span);
+    if (!fits || !mb_numel_ok(*ndim, shape, numel))
         return fail(msg, msgsz, name, "shape %s overflows or exceeds %lld elements", mb_shape_str(*ndim, shape, sb, 256),
                     (long long)MB_MAX_ELEMS);
     uint64_t want = (uint64_t)*numel * sizeof(float), have = filesize - (hoff + hlen);

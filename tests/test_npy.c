@@ -262,6 +262,8 @@ static void test_malformed(void **state)
     expect_bad_dict("overflow.npy",
                     "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }", 0,
                     "overflows");
+    expect_bad_dict("empty_huge.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 1000000000000000, 100000), }",
+                    0, "exceeds"); /* 0 elements, but strides would overflow (found by fuzz_npy) */
     expect_bad_dict("bigint.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999,), }",
                     0, "overflows");
     /* a plausible shape whose data the file does not hold: refused before allocating 4 GB */
