@@ -35,12 +35,15 @@ void mb_tensor_contig_strides(struct mb_tensor *t)
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         t->strides[i] = s;
-        s *= t->shape[i] > 0 ? t->shape[i] : 1;
+        /* a 0-sized tensor may have huge other dims: saturate rather than overflow (no element is
+         * ever addressed through these strides) */
+        if (__builtin_mul_overflow(s, t->shape[i] > 0 ? t->shape[i] : 1, &s)) s = INT64_MAX;
     }
 }
 
 bool mb_tensor_is_contig(const struct mb_tensor *t)
 {
+    if (mb_tensor_numel(t) == 0) return true; /* no element to be out of place */
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         if (t->shape[i] != 1 && t->strides[i] != s) return false;
@@ -57,14 +60,17 @@ enum mb_status mb_tensor_alloc(struct mb_tensor *t, int ndim, const int64_t *sha
         snprintf(msg, msgsz, "tensor: rank %d exceeds the limit of %d dims", ndim, MB_MAX_DIMS);
         return MB_EINVAL;
     }
-    if (!mb_numel_ok(ndim, shape, &n)) {
+    int64_t nz[MB_MAX_DIMS], dummy;
+    for (int i = 0; i < ndim; i++) nz[i] = shape[i] > 0 ? shape[i] : 1;
+    /* the dims must fit even when another dim is 0, since strides are built from them */
+    if (!mb_numel_ok(ndim, shape, &n) || !mb_numel_ok(ndim, nz, &dummy)) {
         char b[256];
         snprintf(msg, msgsz, "tensor: size of shape %s overflows or exceeds %lld elements",
                  mb_shape_str(ndim, shape, b, sizeof b), (long long)MB_MAX_ELEMS);
         return MB_EINVAL;
     }
     t->ndim = ndim;
-    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     mb_tensor_contig_strides(t);
     size_t bytes = ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) & ~(size_t)63;
     t->owned = aligned_alloc(64, bytes);
