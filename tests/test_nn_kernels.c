@@ -1,7 +1,7 @@
 /*
  * test_nn_kernels.c: every registered BINARY, SOFTMAX and ATTENTION variant this CPU can run (enumerated
  * from mb_kernels[], so a new variant is tested by registering it) against fp64 references, over edge
- * sweeps that cross every vector width (8, 16), micro-tile (6, 12 rows; 16, 32 keys) and tile (96 x 128)
+ * sweeps that cross every vector width (8, 16), micro-tile (6, 12 rows; 16, 32 keys) and tile (192 x 128)
  * remainder, with guard zones around every output. Plus a dense test of the vector exp (simd/vexp.h).
  *
  * Tolerances are derived, not guessed (u = 2^-24):
@@ -447,7 +447,8 @@ static void attention_case(const struct att_case *c)
 static void test_attention_sweep(void **state)
 {
     (void)state;
-    /* sizes crossing: 6/12-row micro-tiles, 96-row blocks, 16/32-key micro-tiles, 64/128-key tiles,
+    /* sizes crossing: 6/12-row micro-tiles, 32-row tiled blocks (192-row blocks: the benchmark-layout test),
+     * 16/32-key micro-tiles, 64/128-key tiles,
      * 8/16-lane vectors and 16/64-wide Dv chunks; D and Dv odd; Tq != Tk both ways */
     const int64_t tq[] = {1, 5, 13, 97, 130};
     const int64_t tk[] = {1, 7, 33, 129, 200};

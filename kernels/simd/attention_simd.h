@@ -2,11 +2,12 @@
  * attention_simd.h: the body of mb_attention_avx2 / mb_attention_avx512 (fused, flash-style), written once
  * against vexp.h's vector names (include vexp.h first). See attention_avx512.c for the verdict.
  *
- * Work item = (batch b, block of NN_BQ query rows); items go round-robin to exactly x->nthreads threads
+ * Work item = (batch b, block of NN_BQ = 192 query rows); items go round-robin to exactly x->nthreads threads
  * (each item's result depends only on the item: deterministic for any thread count). Per item, per key
- * tile of NN_BK keys, all in this thread's slice of x->work (~165 KB for D = Dv = 64):
+ * tile of NN_BK = 128 keys, all in this thread's slice of x->work (~250 KB for D = Dv = 64):
  *   pack   Qp (BQ x D, rows padded to the micro-tile with zeros), K^T tile (D x BK, keys padded to KC with
- *          zeros), V tile (BK x Dv_p, padded with zeros): any input strides are handled here, once.
+ *          zeros), V tile (BK x Dv_p, zero-padded; skipped when V rows are unit-stride and Dv a multiple of
+ *          the PV chunk): any input strides are handled here, once per item.
  *   S      = scale * Qp K^T            register-blocked micro-kernel QK_MR rows x QK_NV vectors
  *   online row softmax on S: mask (scalar, any strides), causal (vector lane compare), tile max,
  *          m_new = max(m, tile max), alpha = exp(m - m_new), P = vf_exp(S - m_new) in place, l = l*alpha + sum P
@@ -39,7 +40,7 @@
 #endif
 #define NN_KC (NN_QK_NV * VW)
 #define NN_DC (NN_PV_NV * VW)
-#define NN_BQ 96  /* query rows per work item (a multiple of NN_ROWPAD) */
+#define NN_BQ 192 /* query rows per work item (a multiple of NN_ROWPAD): amortizes the K/V packing */
 #define NN_BK 128 /* keys per tile (a multiple of NN_KC) */
 
 static inline int64_t nn_up(int64_t a, int64_t m) { return (a + m - 1) / m * m; }
@@ -196,9 +197,15 @@ static void nn_att_item(const struct mb_attention *p, int64_t b, int64_t i0, int
     const int64_t kend = p->causal && i0 + mq < p->Tk ? i0 + mq : p->Tk; /* later keys: masked for all rows */
     for (int64_t j0 = 0; j0 < kend; j0 += NN_BK) {
         const int64_t nk = kend - j0 < NN_BK ? kend - j0 : NN_BK, nkp = nn_up(nk, NN_KC);
-        for (int64_t j = 0; j < nkp; j++)
-            for (int64_t e = 0; e < dvp; e++)
-                vp[j * dvp + e] = j < nk && e < Dv ? v[(j0 + j) * p->v_ts + e * p->v_ds] : 0.0f;
+        /* V rows are used in place when they are unit-stride and a whole number of DC-wide chunks (the
+         * (B,H,S,D) benchmark layout, Dv = 64): the PV loop reads only rows j < nk. Else pack, zero-padded. */
+        const int vdirect = p->v_ds == 1 && Dv == dvp;
+        const float *vt = vdirect ? v + j0 * p->v_ts : vp;
+        const int64_t ldv = vdirect ? p->v_ts : dvp;
+        if (!vdirect)
+            for (int64_t j = 0; j < nkp; j++)
+                for (int64_t e = 0; e < dvp; e++)
+                    vp[j * dvp + e] = j < nk && e < Dv ? v[(j0 + j) * p->v_ts + e * p->v_ds] : 0.0f;
         nn_att_scores(p, k, i0, mqp, j0, nk, nkp, qp, kt, s);
         for (int64_t i = 0; i < mqp; i++) { /* online softmax: P in place of S, alpha rescales O */
             float *sr = s + i * NN_BK;
@@ -229,7 +236,7 @@ static void nn_att_item(const struct mb_attention *p, int64_t b, int64_t i0, int
                 jend = c < 0 ? 0 : c < nk ? c : nk;
             }
             for (int64_t eb = 0; eb < dvp; eb += NN_DC)
-                nn_pv_tile(s + ib * NN_BK, NN_BK, vp + eb, dvp, jend, alpha + ib, oa + ib * dvp + eb, dvp);
+                nn_pv_tile(s + ib * NN_BK, NN_BK, vt + eb, ldv, jend, alpha + ib, oa + ib * dvp + eb, dvp);
         }
     }
     for (int64_t i = 0; i < mq; i++) {

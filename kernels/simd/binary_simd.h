@@ -17,7 +17,9 @@
 #include <omp.h>
 #endif
 
+#ifndef NN_STREAM_BYTES /* overridable for the measurement of the non-streaming alternative */
 #define NN_STREAM_BYTES ((int64_t)8 << 20)
+#endif
 
 static inline __attribute__((always_inline)) vf nn_apply_v(enum mb_binop op, vf a, vf b)
 {

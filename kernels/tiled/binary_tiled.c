@@ -5,8 +5,8 @@
  * an input has stride 0, else the strided loop. When the innermost dim is strided but the one outside it
  * is unit-stride for the output (a transposed operand), the last two dims are walked in 32 x 32 blocks so
  * both the strided and the contiguous side stay in cache. Single thread.
- * Measured verdict: see the report (memory-bound shapes are within ~10% of the SIMD variants; tiny shapes
- * lose to them by the vector-width factor).
+ * Measured verdict (loaded VM): 64 MiB broadcast add 9.7 GB/s 1 thread, 0.54x the AVX-512 variant (no streaming
+ * stores, SSE2 auto-vectorisation at most); 7.6x the naive variant (which divides per element).
  */
 #include "mb.h"
 #include "tiled/nn_plan.h"

@@ -4,6 +4,8 @@
  * over axis 0), up to NN_RB rows that are neighbours along the last row dim are processed together, the
  * row index innermost, so every cache line fetched along the strided axis serves NN_RB rows instead of one.
  * Contiguous rows (x_ns == 1) take the same code with blocks of one row (j innermost). Single thread.
+ * Measured verdict (loaded VM, 8192 x 1024 contiguous rows): 6.4 ns/element, slower than naive (4.2): the
+ * row-block indexing costs on contiguous rows; its purpose is the strided axis (not measured separately).
  */
 #include "mb.h"
 
