@@ -48,10 +48,8 @@ static int papi_hw_presets(char *why, size_t n)
         } while (PAPI_enum_event(&code, PAPI_PRESET_ENUM_AVAIL) == PAPI_OK);
     if (avail == 0) {
         const PAPI_component_info_t *ci = PAPI_get_component_info(0);
-        int rc = PAPI_query_event(PAPI_TOT_CYC);
-        snprintf(why, n, "PAPI %d.%d: 0 hardware counters (PAPI_TOT_CYC: %s%s%.200s)", PAPI_VERSION_MAJOR(PAPI_VERSION),
-                 PAPI_VERSION_MINOR(PAPI_VERSION), PAPI_strerror(rc), ci && ci->disabled ? "; " : "",
-                 ci && ci->disabled ? ci->disabled_reason : "");
+        snprintf(why, n, "PAPI %d.%d: 0 hardware counters%s%.200s", PAPI_VERSION_MAJOR(PAPI_VERSION),
+                 PAPI_VERSION_MINOR(PAPI_VERSION), ci && ci->disabled ? "; " : "", ci && ci->disabled ? ci->disabled_reason : "");
     }
     return avail;
 }

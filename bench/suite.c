@@ -437,10 +437,12 @@ static bool run(struct mb_instance *in, long long iters, char *msg, size_t msgsz
 {
     struct mb_slot *s = in->state;
     enum mb_status st = MB_OK;
-    if (mb_opts.sim) CALLGRIND_TOGGLE_COLLECT; /* bench-sim runs callgrind with --collect-atstart=no */
+    /* bench-sim: callgrind's counts of exactly this loop, on every thread (collection toggles are per
+     * thread; zeroing and dumping cover all), one dump per call */
+    if (mb_opts.sim) CALLGRIND_ZERO_STATS;
     for (long long i = 0; i < iters && st == MB_OK; i++) st = call(in->kernel, s->pb);
     if (mb_opts.sim) {
-        CALLGRIND_TOGGLE_COLLECT;
+        CALLGRIND_DUMP_STATS_AT(in->name);
         s->sim_iters += iters;
     }
     if (st != MB_OK) snprintf(msg, msgsz, "%s", mb_status_str(st));
