@@ -18,11 +18,14 @@
  *   packed: A(i,p) = a[p*MR + i], B(p,j) = b[p*NR + j], zero-padded slivers (always a full MR x NR);
  *   direct (optional, NULL if absent): A(i,p) = a[i*a_rs + p*a_cs], B(p,j) = b[p*b_rs + j], unpacked;
  *     it must not read A rows >= mr nor B columns >= nr (clamped rows, masked loads).
+ *   alpha, beta by pointer, read after the k loop (as values they would hold two vector registers
+ *   through it and push an accumulator to the stack);
  *   C via (c_rs, c_cs); beta == 0: C is not read; bias NULL or contiguous (nr valid entries).
  *   A micro-kernel never touches C outside the mr x nr tile.
  *
  * Block sizes from the caches in mb_exec (defaults 32 KiB / 1 MiB / 8 MiB when unknown):
- *   KC: the B sliver (KC x NR floats) fills half of L1d; MC: the A block (MC x KC) half of L2;
+ *   KC: the B sliver (KC x NR floats) fills 2/3 of L1d (256 for NR = 32 and 48 KiB: best of 128..512
+ *   measured here); MC: the A block (MC x KC) half of L2;
  *   NC: the B panel (KC x NC) a quarter of L3, capped at 4096. KC never depends on the thread count,
  *   so the k-order of every C element, hence every result bit, is the same for any nthreads.
  *
@@ -47,10 +50,10 @@
 #endif
 
 typedef void (*mb_gemm_ukr_packed_fn)(int64_t k, const float *a, const float *b, float *c, int64_t c_rs, int64_t c_cs,
-                                      int mr, int nr, float alpha, float beta, const float *bias);
+                                      int mr, int nr, const float *alpha, const float *beta, const float *bias);
 typedef void (*mb_gemm_ukr_direct_fn)(int64_t k, const float *a, int64_t a_rs, int64_t a_cs, const float *b,
-                                      int64_t b_rs, float *c, int64_t c_rs, int64_t c_cs, int mr, int nr, float alpha,
-                                      float beta, const float *bias);
+                                      int64_t b_rs, float *c, int64_t c_rs, int64_t c_cs, int mr, int nr,
+                                      const float *alpha, const float *beta, const float *bias);
 
 /* Items [b0, b1) of a problem whose every item fits one direct call (M <= max_m, N <= NR, K <= KC,
  * b_cs == 1): the batch loop runs inside the ISA file, so the row-count dispatch, masks and constants
@@ -82,6 +85,7 @@ static inline void mb_gemm_store_tile(const float *t, int ldt, float *c, int64_t
 
 struct mb_gemm_blk {
     int64_t mc, kc, nc;
+    int direct_a; /* A read in place by the direct micro-kernel, only B packed */
 };
 
 static inline int64_t mb_gemm_round_down(int64_t v, int64_t m, int64_t lo)
@@ -94,12 +98,13 @@ static inline struct mb_gemm_blk mb_gemm_blocking(const struct mb_exec *x, const
 {
     int64_t l1 = x->l1d > 0 ? x->l1d : 32 << 10, l2 = x->l2 > 0 ? x->l2 : 1 << 20, l3 = x->l3 > 0 ? x->l3 : 8 << 20;
     struct mb_gemm_blk b;
-    b.kc = mb_gemm_round_down(l1 / 2 / (u->nr * 4), 16, 64);
-    if (b.kc > 512) b.kc = 512;
+    b.kc = mb_gemm_round_down(l1 * 2 / 3 / (u->nr * 4), 16, 64);
+    if (b.kc > 384) b.kc = 384;
     b.mc = mb_gemm_round_down(l2 / 2 / (b.kc * 4), u->mr, u->mr);
     if (b.mc > 1024) b.mc = mb_gemm_round_down(1024, u->mr, u->mr);
     b.nc = mb_gemm_round_down(l3 / 4 / (b.kc * 4), u->nr, u->nr);
     if (b.nc > 4096) b.nc = mb_gemm_round_down(4096, u->nr, u->nr);
+    b.direct_a = 0;
     return b;
 }
 
@@ -150,6 +155,7 @@ static void mb_gemm_block(const struct mb_gemm *p, const struct mb_gemm_ukr *u, 
                           const float *bias, float *ap, float *bp)
 {
     const int MR = u->mr, NR = u->nr;
+    const int direct_a = bk.direct_a;
     for (int64_t jc = n0; jc < n1; jc += bk.nc) {
         int64_t nc = n1 - jc < bk.nc ? n1 - jc : bk.nc;
         for (int64_t pc = 0; pc < p->K; pc += bk.kc) {
@@ -159,13 +165,19 @@ static void mb_gemm_block(const struct mb_gemm *p, const struct mb_gemm_ukr *u, 
             mb_gemm_pack_b(NR, kc, nc, B + pc * p->b_rs + jc * p->b_cs, p->b_rs, p->b_cs, bp);
             for (int64_t ic = m0; ic < m1; ic += bk.mc) {
                 int64_t mc = m1 - ic < bk.mc ? m1 - ic : bk.mc;
-                mb_gemm_pack_a(MR, mc, kc, A + ic * p->a_rs + pc * p->a_cs, p->a_rs, p->a_cs, ap);
+                const float *as = A + ic * p->a_rs + pc * p->a_cs;
+                if (!direct_a) mb_gemm_pack_a(MR, mc, kc, as, p->a_rs, p->a_cs, ap);
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     int nr = nc - jr < NR ? (int)(nc - jr) : NR;
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         int mr = mc - ir < MR ? (int)(mc - ir) : MR;
-                        u->packed(kc, ap + ir * kc, bp + jr * kc, C + (ic + ir) * p->c_rs + (jc + jr) * p->c_cs,
-                                  p->c_rs, p->c_cs, mr, nr, p->alpha, beta, bi ? bi + jr : NULL);
+                        float *c = C + (ic + ir) * p->c_rs + (jc + jr) * p->c_cs;
+                        if (direct_a)
+                            u->direct(kc, as + ir * p->a_rs, p->a_rs, 1, bp + jr * kc, NR, c, p->c_rs, p->c_cs, mr, nr,
+                                      &p->alpha, &beta, bi ? bi + jr : NULL);
+                        else
+                            u->packed(kc, ap + ir * kc, bp + jr * kc, c, p->c_rs, p->c_cs, mr, nr, &p->alpha, &beta,
+                                      bi ? bi + jr : NULL);
                     }
                 }
             }
@@ -184,7 +196,7 @@ static void mb_gemm_block_direct(const struct mb_gemm *p, const struct mb_gemm_u
         for (int64_t ir = m0; ir < m1; ir += MR) {
             int mr = m1 - ir < MR ? (int)(m1 - ir) : MR;
             u->direct(p->K, A + ir * p->a_rs, p->a_rs, p->a_cs, B + jr, p->b_rs, C + ir * p->c_rs + jr * p->c_cs,
-                  p->c_rs, p->c_cs, mr, nr, p->alpha, p->beta, bias ? bias + jr : NULL);
+                  p->c_rs, p->c_cs, mr, nr, &p->alpha, &p->beta, bias ? bias + jr : NULL);
         }
     }
 }
@@ -277,6 +289,10 @@ static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exe
     /* workspace: [bias: N floats][thread 0: A MC*KC, B KC*NC][thread 1] ... (64-byte aligned pieces) */
     const size_t al = 16; /* floats per 64 bytes */
     size_t nbias = p->bias ? ((size_t)p->N + al - 1) / al * al : 0;
+    /* row-major A (unit column stride) small enough to stay in L2: the direct micro-kernel broadcasts
+     * from A's rows in place (BLIS "sup" style) and only B is packed. Saves the A transpose-pack, a
+     * fifth of the time at n = 256; measured slower once A outgrows L2 (n >= 1024), so packed there. */
+    bk.direct_a = u->direct != NULL && p->a_cs == 1 && p->M * p->K * 4 <= (x->l2 > 0 ? x->l2 : 1 << 20) / 2;
     if (p->M < bk.mc) bk.mc = mb_gemm_cdiv(p->M, MR) * MR;
     if (p->N < bk.nc) bk.nc = mb_gemm_cdiv(p->N, NR) * NR;
     size_t per = direct ? 0 : (size_t)(bk.mc * bk.kc + bk.kc * bk.nc);

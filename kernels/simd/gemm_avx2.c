@@ -28,7 +28,8 @@ static inline __m256i tail_mask(int n)
 static inline __attribute__((always_inline)) void body(const int R, const int NV, const int DIRECT, int64_t k,
                                                        const float *a, int64_t a_rs, int64_t a_cs, const float *b,
                                                        int64_t b_rs, float *c, int64_t c_rs, int64_t c_cs, int mr,
-                                                       int nr, float alpha, float beta, const float *bias)
+                                                       int nr, const float *alpha_p, const float *beta_p,
+                                                       const float *bias)
 {
     __m256 acc[MR][2];
     _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)
@@ -56,6 +57,7 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
             }
         }
     }
+    const float alpha = *alpha_p, beta = *beta_p;
     if (c_cs == 1) {
         const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
         _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {
@@ -86,7 +88,7 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
 
 /* packed, zero-padded slivers: always the full tile */
 static void ukr_packed(int64_t k, const float *a, const float *b, float *c, int64_t c_rs, int64_t c_cs, int mr, int nr,
-                       float alpha, float beta, const float *bias)
+                       const float *alpha, const float *beta, const float *bias)
 {
     body(MR, 2, 0, k, a, 1, MR, b, NR, c, c_rs, c_cs, mr, nr, alpha, beta, bias);
 }
@@ -99,7 +101,7 @@ static void ukr_packed(int64_t k, const float *a, const float *b, float *c, int6
 
 /* in place: specialised on the row count and on 1 or 2 vectors */
 static void ukr_direct(int64_t k, const float *a, int64_t a_rs, int64_t a_cs, const float *b, int64_t b_rs, float *c,
-                       int64_t c_rs, int64_t c_cs, int mr, int nr, float alpha, float beta, const float *bias)
+                       int64_t c_rs, int64_t c_cs, int mr, int nr, const float *alpha, const float *beta, const float *bias)
 {
     switch (mr) {
         DIRECT_CASE(1)
@@ -122,9 +124,9 @@ static inline __attribute__((always_inline)) void batch_loop(const int R, const 
     for (int64_t b = b0; b < b1; b++, mb_gemm_iter_next(&it, p)) {
         if (TWO)
             body(MR, NV, 1, p->K, p->A + it.oa, p->a_rs, p->a_cs, p->B + it.ob, p->b_rs, p->C + it.oc, p->c_rs,
-                 p->c_cs, MR, (int)p->N, p->alpha, p->beta, bias);
+                 p->c_cs, MR, (int)p->N, &p->alpha, &p->beta, bias);
         body(R, NV, 1, p->K, p->A + it.oa + ao, p->a_rs, p->a_cs, p->B + it.ob, p->b_rs, p->C + it.oc + co, p->c_rs,
-             p->c_cs, R, (int)p->N, p->alpha, p->beta, bias);
+             p->c_cs, R, (int)p->N, &p->alpha, &p->beta, bias);
     }
 }
 

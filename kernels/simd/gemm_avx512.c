@@ -28,7 +28,8 @@ static inline __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xffff : 
 static inline __attribute__((always_inline)) void body(const int R, const int NV, const int DIRECT, int64_t k,
                                                        const float *a, int64_t a_rs, int64_t a_cs, const float *b,
                                                        int64_t b_rs, float *c, int64_t c_rs, int64_t c_cs, int mr,
-                                                       int nr, float alpha, float beta, const float *bias)
+                                                       int nr, const float *alpha_p, const float *beta_p,
+                                                       const float *bias)
 {
     __m512 acc[MR][2];
     _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)
@@ -47,7 +48,13 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
             }
         }
     } else {
-        for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
+        /* C comes from L2 / L3 when the matrix is large: start those misses now, under the k loop */
+        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
+            const float *ci = c + (i < mr ? i : 0) * c_rs;
+            _mm_prefetch((const char *)ci, _MM_HINT_T0);
+            _mm_prefetch((const char *)(ci + (nr - 1) * c_cs), _MM_HINT_T0);
+        }
+        _Pragma("GCC unroll 2") for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
             __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
             _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
                 __m512 av = _mm512_set1_ps(a[i]);
@@ -56,6 +63,7 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
             }
         }
     }
+    const float alpha = *alpha_p, beta = *beta_p;
     if (c_cs == 1) {
         const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
         _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
@@ -85,14 +93,14 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
 
 /* packed, zero-padded slivers: always the full tile */
 static void ukr_packed(int64_t k, const float *a, const float *b, float *c, int64_t c_rs, int64_t c_cs, int mr, int nr,
-                       float alpha, float beta, const float *bias)
+                       const float *alpha, const float *beta, const float *bias)
 {
     body(MR, 2, 0, k, a, 1, MR, b, NR, c, c_rs, c_cs, mr, nr, alpha, beta, bias);
 }
 
 /* in place: specialised on the row count and on 1 or 2 vectors */
 static void ukr_direct(int64_t k, const float *a, int64_t a_rs, int64_t a_cs, const float *b, int64_t b_rs, float *c,
-                       int64_t c_rs, int64_t c_cs, int mr, int nr, float alpha, float beta, const float *bias)
+                       int64_t c_rs, int64_t c_cs, int mr, int nr, const float *alpha, const float *beta, const float *bias)
 {
     switch (mr) {
         DIRECT_CASE(1)
@@ -120,7 +128,7 @@ static inline __attribute__((always_inline)) void batch_loop(const int R, const 
     mb_gemm_iter_init(&it, p, b0);
     for (int64_t b = b0; b < b1; b++, mb_gemm_iter_next(&it, p))
         body(R, NV, 1, p->K, p->A + it.oa, p->a_rs, p->a_cs, p->B + it.ob, p->b_rs, p->C + it.oc, p->c_rs, p->c_cs,
-             (int)p->M, (int)p->N, p->alpha, p->beta, bias);
+             (int)p->M, (int)p->N, &p->alpha, &p->beta, bias);
 }
 
 #define BATCH_CASE(R)                                                                                                 \

@@ -18,7 +18,7 @@
 #define NR 8
 
 static void ukr_packed(int64_t k, const float *restrict a, const float *restrict b, float *c, int64_t c_rs, int64_t c_cs, int mr, int nr,
-                       float alpha, float beta, const float *bias)
+                       const float *alpha, const float *beta, const float *bias)
 {
     /* one array per row and the row loop written out: gcc -O2 then vectorises each j loop and keeps
      * the 4 x 2 SSE2 accumulators in registers (a float acc[MR][NR] with an i loop stays on the stack) */
@@ -31,7 +31,7 @@ static void ukr_packed(int64_t k, const float *restrict a, const float *restrict
     }
     float t[MR * NR];
     for (int j = 0; j < NR; j++) t[j] = c0[j], t[NR + j] = c1[j], t[2 * NR + j] = c2[j], t[3 * NR + j] = c3[j];
-    mb_gemm_store_tile(t, NR, c, c_rs, c_cs, mr, nr, alpha, beta, bias);
+    mb_gemm_store_tile(t, NR, c, c_rs, c_cs, mr, nr, *alpha, *beta, bias);
 }
 
 enum mb_status mb_gemm_tiled(const struct mb_gemm *p, const struct mb_exec *x)
