@@ -128,7 +128,7 @@ static inline __attribute__((always_inline)) void batch_loop(const int R, const 
     mb_gemm_iter_init(&it, p, b0);
     for (int64_t b = b0; b < b1; b++, mb_gemm_iter_next(&it, p))
         body(R, NV, 1, p->K, p->A + it.oa, p->a_rs, p->a_cs, p->B + it.ob, p->b_rs, p->C + it.oc, p->c_rs, p->c_cs,
-             (int)p->M, (int)p->N, &p->alpha, &p->beta, bias);
+             R, (int)p->N, &p->alpha, &p->beta, bias); /* M == R here */
 }
 
 #define BATCH_CASE(R)                                                                                                 \
