@@ -127,7 +127,9 @@ static enum mb_status contract(struct mb_opctx *c, const struct ein_view *l0, co
     for (int i = 0; i < l.n; i++) {
         int id = l.lab[i], j = find(&r, id);
         int g = j < 0 ? MB_LG_M : keep[id] ? MB_LG_BATCH : MB_LG_K;
-        int64_t rs = j < 0 ? 1 : r.size[j], size = l.size[i] > rs ? l.size[i] : rs;
+        /* NumPy broadcast of the two sizes: a size-1 side takes the other's size (which may be 0);
+         * a label only l holds keeps l's size, 0 included */
+        int64_t size = j >= 0 && l.size[i] == 1 ? r.size[j] : l.size[i];
         grp_lab[g][k->n[g]] = id;
         k->d[g][k->n[g]++] = (struct mb_lower_dim){
             .size = size, .s = {l.size[i] == 1 ? 0 : l.st[i], j < 0 || r.size[j] == 1 ? 0 : r.st[j], 0}};

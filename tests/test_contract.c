@@ -643,6 +643,50 @@ static void test_zero_sizes(void **state)
     }
 }
 
+/* Regression (QA, gen_cases.py seeds 1/3/9): a size-0 label held by only the left operand of a pairwise
+ * einsum contraction got size max(0, 1) = 1, so the gemm read and wrote one element of zero-sized
+ * operands (garbage results, heap overruns). The zero-sized views here point at real data of ones, so
+ * the old code computed 2 instead of the empty sum 0. */
+static void test_einsum_zero_label_left_only(void **state)
+{
+    (void)state;
+    static float ones[64];
+    for (int i = 0; i < 64; i++) ones[i] = 1.0f;
+    for (int v = 0; v < NVAR; v++) {
+        struct mb_opctx c = ctx(variants[v]);
+        struct mb_tensor h0 = {.ndim = 1, .shape = {0}, .strides = {1}, .data = ones};
+        struct mb_tensor two = SCALAR(), o;
+        two.data[0] = 2.0f;
+        const struct mb_tensor *ip3[3] = {&h0, &two, &h0};
+        assert_int_equal(mb_op_einsum(&c, "h,,h->", 3, ip3, &o), MB_OK); /* (0,),(),(0,): empty sum */
+        assert_int_equal(o.ndim, 0);
+        assert_true(o.data[0] == 0.0f);
+        mb_tensor_free(&o);
+        assert_int_equal(mb_op_einsum(&c, "...hh,...,h...", 3,
+                                      (const struct mb_tensor *const[]){
+                                          &(struct mb_tensor){.ndim = 2, .shape = {0, 0}, .strides = {1, 1}, .data = ones},
+                                          &two, &h0},
+                                      &o),
+                         MB_OK);
+        assert_int_equal(o.ndim, 0);
+        assert_true(o.data[0] == 0.0f);
+        mb_tensor_free(&o);
+        /* 'a' (size 0) only in the left operand and kept: the result is empty, nothing is written */
+        struct mb_tensor a = {.ndim = 2, .shape = {0, 3}, .strides = {3, 1}, .data = ones}, b = RND(4);
+        const struct mb_tensor *ip2[2] = {&a, &b};
+        assert_int_equal(mb_op_einsum(&c, "ab,c->abc", 2, ip2, &o), MB_OK);
+        ASSERT_SHAPE(&o, 0, 3, 4);
+        mb_tensor_free(&o);
+        /* the same label broadcasting 1 -> 0 across operands (NumPy: size 0) */
+        struct mb_tensor x1 = RND(1, 3), y0 = {.ndim = 2, .shape = {0, 3}, .strides = {3, 1}, .data = ones};
+        const struct mb_tensor *ip4[2] = {&x1, &y0};
+        assert_int_equal(mb_op_einsum(&c, "ij,ij->i", 2, ip4, &o), MB_OK);
+        ASSERT_SHAPE(&o, 0);
+        mb_tensor_free(&o);
+        mb_tensor_free(&b), mb_tensor_free(&x1), mb_tensor_free(&two);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -673,6 +717,7 @@ int main(void)
         cmocka_unit_test(test_lower_plan),
         cmocka_unit_test(test_lower_many_batch_dims),
         cmocka_unit_test(test_zero_sizes),
+        cmocka_unit_test(test_einsum_zero_label_left_only),
     };
     return cmocka_run_group_tests_name("contract", tests, setup, teardown);
 }
