@@ -21,6 +21,7 @@
 
 static char status[512] = "not requested";
 static int nevents;
+static bool set_up;
 static char names[MB_MAX_EVENTS][64];
 
 #if MB_HAVE_PAPI
@@ -49,7 +50,8 @@ static int papi_hw_presets(char *why, size_t n)
     if (avail == 0) {
         const PAPI_component_info_t *ci = PAPI_get_component_info(0);
         snprintf(why, n, "PAPI %d.%d: 0 hardware counters%s%.200s", PAPI_VERSION_MAJOR(PAPI_VERSION),
-                 PAPI_VERSION_MINOR(PAPI_VERSION), ci && ci->disabled ? "; " : "", ci && ci->disabled ? ci->disabled_reason : "");
+                 PAPI_VERSION_MINOR(PAPI_VERSION), ci && ci->disabled ? "; " : "",
+                 ci && ci->disabled ? ci->disabled_reason : "");
     }
     return avail;
 }
@@ -57,10 +59,12 @@ static int papi_hw_presets(char *why, size_t n)
 
 int mb_counters_setup(const char *events)
 {
+    set_up = true;
     nevents = 0;
     bool requested = events && *events;
 #if !MB_HAVE_PAPI
-    snprintf(status, sizeof status, "%s", requested ? "unavailable: built without PAPI" : "not requested (built without PAPI)");
+    snprintf(status, sizeof status, "%s",
+             requested ? "unavailable: built without PAPI" : "not requested (built without PAPI)");
     if (requested) fprintf(stderr, "matbench: perf counters %s\n", status);
     return 0;
 #else
@@ -68,9 +72,12 @@ int mb_counters_setup(const char *events)
     char why[384] = "";
     int presets = err ? 0 : papi_hw_presets(why, sizeof why);
     if (!requested) {
-        if (err) snprintf(status, sizeof status, "not requested (PAPI unavailable: %s)", err);
-        else if (presets == 0) snprintf(status, sizeof status, "not requested (%s)", why);
-        else snprintf(status, sizeof status, "not requested (PAPI: %d hardware presets available)", presets);
+        if (err)
+            snprintf(status, sizeof status, "not requested (PAPI unavailable: %s)", err);
+        else if (presets == 0)
+            snprintf(status, sizeof status, "not requested (%s)", why);
+        else
+            snprintf(status, sizeof status, "not requested (PAPI: %d hardware presets available)", presets);
         return 0;
     }
     if (err) {
@@ -117,9 +124,20 @@ int mb_counters_setup(const char *events)
 #endif
 }
 
-const char *mb_counters_status(void) { return status; }
-int mb_counters_count(void) { return nevents; }
-const char *mb_counters_name(int i) { return i >= 0 && i < nevents ? names[i] : NULL; }
+/* never set up (no --benchmark_perf_counters): still say whether PAPI could count */
+const char *mb_counters_status(void)
+{
+    if (!set_up) mb_counters_setup(NULL);
+    return status;
+}
+int mb_counters_count(void)
+{
+    return nevents;
+}
+const char *mb_counters_name(int i)
+{
+    return i >= 0 && i < nevents ? names[i] : NULL;
+}
 
 void mb_counters_start(void)
 {

@@ -117,7 +117,7 @@ __attribute__((format(printf, 3, 4))) static void extra(struct mb_machine *m, co
 
 static void add_caches(struct mb_machine *m)
 {
-    static const hwloc_obj_type_t types[] = {HWLOC_OBJ_L1CACHE, HWLOC_OBJ_L1ICACHE, HWLOC_OBJ_L2CACHE,
+    static const hwloc_obj_type_t types[] = {HWLOC_OBJ_L1CACHE,  HWLOC_OBJ_L1ICACHE, HWLOC_OBJ_L2CACHE,
                                              HWLOC_OBJ_L2ICACHE, HWLOC_OBJ_L3CACHE,  HWLOC_OBJ_L4CACHE,
                                              HWLOC_OBJ_L5CACHE};
     for (size_t i = 0; i < sizeof types / sizeof types[0] && m->ncaches < 16; i++) {
@@ -144,7 +144,8 @@ void mb_machine_info(struct mb_machine *m)
     if (getloadavg(m->load_avg, 3) < 0) m->load_avg[0] = m->load_avg[1] = m->load_avg[2] = 0.0;
 
     unsigned v = hwloc_get_api_version();
-    extra(m, "hwloc_version", "%u.%u.%u", v >> 16, (v >> 8) & 0xff, v & 0xff);
+    extra(m, "hwloc_version", "%s (built against; library API %u.%u.%u)", HWLOC_VERSION, v >> 16, (v >> 8) & 0xff,
+          v & 0xff);
 #ifdef __clang__
     extra(m, "compiler", "clang %s", __VERSION__);
 #else
@@ -172,8 +173,9 @@ void mb_machine_info(struct mb_machine *m)
 
     int64_t l1d, l2, l3;
     mb_machine_caches(&l1d, &l2, &l3);
-    extra(m, "kernel_caches", "l1d=%lld l2=%lld l3=%lld (bytes, hwloc; passed in mb_exec, tiled kernels block for them)",
-          (long long)l1d, (long long)l2, (long long)l3);
+    extra(m, "kernel_caches",
+          "l1d=%lld l2=%lld l3=%lld (bytes, hwloc; passed in mb_exec, tiled kernels block for them)", (long long)l1d,
+          (long long)l2, (long long)l3);
     int all = mb_opts.threads > 0 ? mb_opts.threads : mb_machine_cores();
     extra(m, "threads_all", "%d (one per core, pinned with hwloc)", all);
     extra(m, "perf_counters", "%s", mb_counters_status());

@@ -23,9 +23,9 @@
 #include <emmintrin.h>
 #endif
 
-#define MB_PEAK_RUN_S 0.03 /* one timed run; 3 per ISA x thread count */
-#define MB_TRIAD_MAX ((int64_t)256 << 20) /* bytes per array: bounds the time and memory of the test */
-#define MB_TRIAD_MIN ((int64_t)64 << 20)
+#define MB_PEAK_RUN_S 0.03                 /* one timed run; 3 per ISA x thread count */
+#define MB_TRIAD_MAX  ((int64_t)256 << 20) /* bytes per array: bounds the time and memory of the test */
+#define MB_TRIAD_MIN  ((int64_t)64 << 20)
 
 static volatile float sink;
 
@@ -44,8 +44,9 @@ double mb_peak_fma_scalar(long long reps)
         a6 = _mm_add_ps(_mm_mul_ps(a6, x), y), a7 = _mm_add_ps(_mm_mul_ps(a7, x), y);
         a8 = _mm_add_ps(_mm_mul_ps(a8, x), y), a9 = _mm_add_ps(_mm_mul_ps(a9, x), y);
         a10 = _mm_add_ps(_mm_mul_ps(a10, x), y), a11 = _mm_add_ps(_mm_mul_ps(a11, x), y);
-        __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7),
-                         "+x"(a8), "+x"(a9), "+x"(a10), "+x"(a11));
+        __asm__ volatile(""
+                         : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7), "+x"(a8),
+                           "+x"(a9), "+x"(a10), "+x"(a11));
     }
     __m128 s = _mm_add_ps(_mm_add_ps(_mm_add_ps(a0, a1), _mm_add_ps(a2, a3)),
                           _mm_add_ps(_mm_add_ps(a4, a5), _mm_add_ps(a6, a7)));
@@ -62,8 +63,9 @@ double mb_peak_fma_scalar(long long reps)
     for (long long r = 0; r < reps; r++) {
         a0 = a0 * x + y, a1 = a1 * x + y, a2 = a2 * x + y, a3 = a3 * x + y, a4 = a4 * x + y;
         a5 = a5 * x + y, a6 = a6 * x + y, a7 = a7 * x + y, a8 = a8 * x + y, a9 = a9 * x + y;
-        __asm__ volatile("" : "+w"(a0), "+w"(a1), "+w"(a2), "+w"(a3), "+w"(a4), "+w"(a5), "+w"(a6), "+w"(a7),
-                         "+w"(a8), "+w"(a9));
+        __asm__ volatile(""
+                         : "+w"(a0), "+w"(a1), "+w"(a2), "+w"(a3), "+w"(a4), "+w"(a5), "+w"(a6), "+w"(a7), "+w"(a8),
+                           "+w"(a9));
     }
     sink = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9;
     return (double)reps * 10 * 2;
@@ -188,7 +190,8 @@ void mb_peak_print(const struct mb_peak *p)
     char hdr[32];
     snprintf(hdr, sizeof hdr, "%d threads", all);
     printf("%-24s %12s %12s\n", "measured peak", "1 thread", hdr);
-    for (int i = 0; i < p->n; i++) printf("%-6s GFLOP/s (fp32)   %12.1f %12.1f\n", p->isa[i], p->gflops[i][0], p->gflops[i][1]);
+    for (int i = 0; i < p->n; i++)
+        printf("%-6s GFLOP/s (fp32)   %12.1f %12.1f\n", p->isa[i], p->gflops[i][0], p->gflops[i][1]);
     printf("%-24s %12.1f %12.1f\n", "triad GB/s", p->triad_gbs[0], p->triad_gbs[1]);
     printf("triad: %s\n", p->triad_note);
 }

@@ -21,15 +21,15 @@
 #include <valgrind/callgrind.h>
 #include <valgrind/valgrind.h>
 
-#define MB_ARGS_MAX 6
+#define MB_ARGS_MAX   6
 #define MB_SHAPES_MAX 64
 
 /* Bounds that keep `make bench` within its time budget: the slow portable variants skip the largest
  * problems (FLOPs per iteration; one iteration plus the validation run must stay around a second). */
-#define MB_NAIVE_MAX_FLOPS 0x1p29 /* naive: GEMM <= 512^3, attention BH*S^2 <= 2^21 */
+#define MB_NAIVE_MAX_FLOPS  0x1p29 /* naive: GEMM <= 512^3, attention BH*S^2 <= 2^21 */
 #define MB_SCALAR_MAX_FLOPS 0x1p32 /* other variants without SIMD (tiled): GEMM <= 1024^3 */
-#define MB_QUICK_MAX_FLOPS 0x1p26  /* --mb_quick (CI smoke runs) */
-#define MB_QUICK_MAX_BYTES 0x1p25
+#define MB_QUICK_MAX_FLOPS  0x1p26 /* --mb_quick (CI smoke runs) */
+#define MB_QUICK_MAX_BYTES  0x1p25
 
 struct mb_problem {
     union {
@@ -85,8 +85,7 @@ static float *fbuf(struct mb_problem *pb, int64_t n, bool random)
         exit(EXIT_FAILURE);
     }
     pb->buf[pb->nbuf++] = p;
-    for (int64_t i = 0; i < n; i++)
-        p[i] = random ? (float)((double)(next_u64(&pb->rng) >> 40) * 0x1p-23 - 1.0) : NAN;
+    for (int64_t i = 0; i < n; i++) p[i] = random ? (float)((double)(next_u64(&pb->rng) >> 40) * 0x1p-23 - 1.0) : NAN;
     return p;
 }
 
@@ -117,8 +116,7 @@ static struct mb_gemm_dims gemm_dims(const struct mb_op *op, const int64_t *a)
 {
     bool batched = !strcmp(op->argn[0], "B"), linear = !strcmp(op->name, "linear");
     const int64_t *d = a + batched;
-    return (struct mb_gemm_dims){batched ? a[0] : 0, d[0], d[1], d[2], op->nargs == 5 && a[4], linear,
-                                 linear && a[3]};
+    return (struct mb_gemm_dims){batched ? a[0] : 0, d[0], d[1], d[2], op->nargs == 5 && a[4], linear, linear && a[3]};
 }
 
 static void build_gemm(struct mb_problem *pb, const struct mb_op *op, const int64_t *a)
@@ -216,7 +214,11 @@ static void build_binary(struct mb_problem *pb, const struct mb_op *op, const in
     b->z = fbuf(pb, bshape_numel(s, false), false);
 }
 
-static double flops_binary(const struct mb_op *op, const int64_t *a) { (void)op; return (double)bshape_numel(&bshapes[a[0]], false); }
+static double flops_binary(const struct mb_op *op, const int64_t *a)
+{
+    (void)op;
+    return (double)bshape_numel(&bshapes[a[0]], false);
+}
 static double bytes_binary(const struct mb_op *op, const int64_t *a)
 {
     (void)op;
@@ -242,8 +244,16 @@ static void build_softmax(struct mb_problem *pb, const struct mb_op *op, const i
 }
 
 /* per element: scaled score and max compare, subtract, exp (counted as 1), sum, divide */
-static double flops_softmax(const struct mb_op *op, const int64_t *a) { (void)op; return 5.0 * (double)a[0] * (double)a[1]; }
-static double bytes_softmax(const struct mb_op *op, const int64_t *a) { (void)op; return 4.0 * 2.0 * (double)a[0] * (double)a[1]; }
+static double flops_softmax(const struct mb_op *op, const int64_t *a)
+{
+    (void)op;
+    return 5.0 * (double)a[0] * (double)a[1];
+}
+static double bytes_softmax(const struct mb_op *op, const int64_t *a)
+{
+    (void)op;
+    return 4.0 * 2.0 * (double)a[0] * (double)a[1];
+}
 
 /* ---- ATTENTION: BH heads x (S x D), self-attention, causal or not ---------------------------------- */
 
@@ -276,7 +286,11 @@ static double flops_attention(const struct mb_op *op, const int64_t *a)
     (void)op;
     return 4.0 * (double)a[0] * (double)a[1] * (double)a[1] * (double)a[2] * (a[3] ? 0.5 : 1.0);
 }
-static double bytes_attention(const struct mb_op *op, const int64_t *a) { (void)op; return 4.0 * 4.0 * (double)a[0] * (double)a[1] * (double)a[2]; }
+static double bytes_attention(const struct mb_op *op, const int64_t *a)
+{
+    (void)op;
+    return 4.0 * 4.0 * (double)a[0] * (double)a[1] * (double)a[2];
+}
 
 /* ---- COPY: transpose (what permute/einsum lower to) ---------------------------------------------- */
 
@@ -295,8 +309,15 @@ static void build_transpose(struct mb_problem *pb, const struct mb_op *op, const
     c->y = fbuf(pb, a[0] * a[1], false), c->ys[0] = 1, c->ys[1] = a[0];
 }
 
-static double flops_none(const struct mb_op *op, const int64_t *a) { return (void)op, (void)a, 0.0; }
-static double bytes_transpose(const struct mb_op *op, const int64_t *a) { (void)op; return 4.0 * 2.0 * (double)a[0] * (double)a[1]; }
+static double flops_none(const struct mb_op *op, const int64_t *a)
+{
+    return (void)op, (void)a, 0.0;
+}
+static double bytes_transpose(const struct mb_op *op, const int64_t *a)
+{
+    (void)op;
+    return 4.0 * 2.0 * (double)a[0] * (double)a[1];
+}
 
 /* ---- THE op table ------------------------------------------------------------------------------- */
 
@@ -308,8 +329,15 @@ static const struct mb_op ops_table[] = {
     {"add", MB_KIND_BINARY, MB_ADD, 1, {"shape"}, shapes_binary, build_binary, flops_binary, bytes_binary},
     {"mul", MB_KIND_BINARY, MB_MUL, 1, {"shape"}, shapes_binary, build_binary, flops_binary, bytes_binary},
     {"softmax", MB_KIND_SOFTMAX, 0, 2, {"R", "N"}, shapes_softmax, build_softmax, flops_softmax, bytes_softmax},
-    {"attention", MB_KIND_ATTENTION, 0, 4, {"BH", "S", "D", "causal"}, shapes_attention, build_attention,
-     flops_attention, bytes_attention},
+    {"attention",
+     MB_KIND_ATTENTION,
+     0,
+     4,
+     {"BH", "S", "D", "causal"},
+     shapes_attention,
+     build_attention,
+     flops_attention,
+     bytes_attention},
     {"transpose", MB_KIND_COPY, 0, 2, {"M", "N"}, shapes_transpose, build_transpose, flops_none, bytes_transpose},
 };
 
@@ -462,8 +490,10 @@ static void args_string(const struct mb_op *op, const int64_t *a, char *buf, siz
 {
     size_t o = 0;
     for (int i = 0; i < op->nargs && o < n; i++) {
-        if (op->kind == MB_KIND_BINARY) o += (size_t)snprintf(buf + o, n - o, "/%s:%s", op->argn[i], bshapes[a[i]].label);
-        else o += (size_t)snprintf(buf + o, n - o, "/%s:%lld", op->argn[i], (long long)a[i]);
+        if (op->kind == MB_KIND_BINARY)
+            o += (size_t)snprintf(buf + o, n - o, "/%s:%s", op->argn[i], bshapes[a[i]].label);
+        else
+            o += (size_t)snprintf(buf + o, n - o, "/%s:%lld", op->argn[i], (long long)a[i]);
     }
 }
 
@@ -505,7 +535,8 @@ int mb_suite_instances(struct mb_instance **out)
                     args_string(op, s->a, args, sizeof args);
                     in->threads = t ? all : 1;
                     snprintf(in->family, sizeof in->family, "%.60s/%.60s", op->name, k->variant);
-                    snprintf(in->name, sizeof in->name, "%.60s/%.60s%s/threads:%d", op->name, k->variant, args, in->threads);
+                    snprintf(in->name, sizeof in->name, "%.60s/%.60s%s/threads:%d", op->name, k->variant, args,
+                             in->threads);
                     in->kernel = k;
                     in->flops = flops;
                     in->bytes = bytes;

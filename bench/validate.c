@@ -26,12 +26,18 @@ static void *xalloc(size_t n)
     return p;
 }
 
-double mb_gamma(double n) { return n * MB_U / (1.0 - n * MB_U); }
+double mb_gamma(double n)
+{
+    return n * MB_U / (1.0 - n * MB_U);
+}
 
 /* A dot product of length K computed in fp32 in ANY order (blocked, FMA or not) is within gamma(K)*|a|.|b|
  * of the exact one (Higham, Accuracy and Stability, 3.1); alpha scaling and the bias epilogue add one
  * rounding each. The reference is fp32 OpenBLAS, bound the same way, so the two may differ by twice that. */
-double mb_tol_gemm(int64_t K) { return 2.0 * mb_gamma((double)K + 2.0); }
+double mb_tol_gemm(int64_t K)
+{
+    return 2.0 * mb_gamma((double)K + 2.0);
+}
 
 /* Softmax y_j = e_j / sum e, e_j = exp(s_j - m), s_j = scale*x_j, all in fp32, |s| <= smax:
  *   s_j and m each carry u*smax, so d_j = s_j - m carries <= 4u*smax absolute (incl. its own rounding,
@@ -67,9 +73,12 @@ static void check_elem(struct mb_check *c, double got, double ref, double bound,
 {
     double err;
     c->n++;
-    if (isnan(ref) || isnan(got)) err = isnan(ref) && isnan(got) ? 0.0 : INFINITY;
-    else if ((double)(float)ref == got) err = 0.0; /* exact, incl. the same infinity (fp32 overflow) */
-    else err = fabs(got - ref);                       /* inf when exactly one side is infinite */
+    if (isnan(ref) || isnan(got))
+        err = isnan(ref) && isnan(got) ? 0.0 : INFINITY;
+    else if ((double)(float)ref == got)
+        err = 0.0; /* exact, incl. the same infinity (fp32 overflow) */
+    else
+        err = fabs(got - ref); /* inf when exactly one side is infinite */
     bool bad = !(err <= bound);
     if (bad) c->nbad++;
     if (c->err < 0 || ratio(err, bound) > ratio(c->err, c->bound)) {
@@ -107,6 +116,15 @@ static void batch_index(int n, const int64_t *sizes, int64_t b, int64_t *idx)
     }
 }
 
+/* row-major odometer over an index space */
+static void next_index(int ndim, const int64_t *shape, int64_t *idx)
+{
+    for (int d = ndim - 1; d >= 0; d--) {
+        if (++idx[d] < shape[d]) return;
+        idx[d] = 0;
+    }
+}
+
 /* ---- GEMM ---------------------------------------------------------------------------------------- */
 
 /* rows x cols strided matrix -> contiguous copy and |copy| */
@@ -141,8 +159,8 @@ bool mb_validate_gemm(const struct mb_gemm *p, char *msg, size_t msgsz)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, a, (int)K, b, (int)N,
                         0.0f, c, (int)N);
             /* fp32 |A|.|B| is itself within gamma(K) of exact: a (1 + 6e-8 K) factor on the bound, negligible */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, aa, (int)K, ba,
-                        (int)N, 0.0f, mag, (int)N);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, aa, (int)K, ba, (int)N,
+                        0.0f, mag, (int)N);
         } else {
             memset(c, 0, sizeof(float) * (size_t)(M * N));
             memset(mag, 0, sizeof(float) * (size_t)(M * N));
@@ -188,10 +206,7 @@ bool mb_validate_binary(const struct mb_binary *p, char *msg, size_t msgsz)
         case MB_DIV: ref = x / y; break;
         }
         check_elem(&chk, p->z[zo], ref, (MB_U + 0x1p-52) * fabs(ref) + MB_DENORM, idx);
-        for (int d = p->ndim - 1; d >= 0; d--) { /* odometer over the index space */
-            if (++idx[d] < p->shape[d]) break;
-            idx[d] = 0;
-        }
+        next_index(p->ndim, p->shape, idx);
     }
     return check_done(&chk, msg, msgsz);
 }
@@ -212,10 +227,7 @@ bool mb_validate_copy(const struct mb_copy *p, char *msg, size_t msgsz)
         int64_t xo = 0, yo = 0;
         for (int d = 0; d < p->ndim; d++) xo += idx[d] * p->xs[d], yo += idx[d] * p->ys[d];
         check_elem(&chk, p->y[yo], p->x[xo], 0.0, idx);
-        for (int d = p->ndim - 1; d >= 0; d--) {
-            if (++idx[d] < p->shape[d]) break;
-            idx[d] = 0;
-        }
+        next_index(p->ndim, p->shape, idx);
     }
     return check_done(&chk, msg, msgsz);
 }
@@ -266,10 +278,7 @@ bool mb_validate_softmax(const struct mb_softmax *p, char *msg, size_t msgsz)
             idx[p->ndim] = j;
             check_elem(&chk, p->y[yo + j * p->y_ns], y[j], tol * fabs(y[j]) + MB_DENORM, idx);
         }
-        for (int d = p->ndim - 1; d >= 0; d--) {
-            if (++idx[d] < p->shape[d]) break;
-            idx[d] = 0;
-        }
+        next_index(p->ndim, p->shape, idx);
     }
     free(s), free(y);
     return check_done(&chk, msg, msgsz);
@@ -295,8 +304,8 @@ static void dgemm(bool bt, int64_t m, int64_t n, int64_t k, const double *A, con
         memset(C, 0, sizeof(double) * (size_t)(m * n));
         return;
     }
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, bt ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0, A, (int)k,
-                B, bt ? (int)k : (int)n, 0.0, C, (int)n);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, bt ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0, A, (int)k, B,
+                bt ? (int)k : (int)n, 0.0, C, (int)n);
 }
 
 /* Attention bound, per query row i, on top of the softmax one (mb_tol_softmax):
@@ -357,8 +366,7 @@ bool mb_validate_attention(const struct mb_attention *p, char *msg, size_t msgsz
                 check_elem(&chk, O[i * p->o_ts + e * p->o_ds], o[i * Dv + e], bound, idx);
             }
     }
-    free(q), free(qa), free(k), free(ka), free(v), free(va), free(s), free(sa), free(o), free(oa), free(rel),
-        free(row);
+    free(q), free(qa), free(k), free(ka), free(v), free(va), free(s), free(sa), free(o), free(oa), free(rel), free(row);
     if (!check_done(&chk, msg, msgsz)) return false;
     if (!check_done(&wchk, msg, msgsz)) {
         size_t len = strlen(msg);

@@ -16,10 +16,10 @@
 
 /* The worst element of one comparison (largest error / bound). */
 struct mb_check {
-    int64_t n;     /* elements compared */
-    int64_t nbad;  /* elements outside their bound */
-    double err;    /* |got - ref| at the worst element */
-    double bound;  /* its bound */
+    int64_t n;    /* elements compared */
+    int64_t nbad; /* elements outside their bound */
+    double err;   /* |got - ref| at the worst element */
+    double bound; /* its bound */
     double got, ref;
     int ndim;
     int64_t index[MB_MAX_DIMS + 2]; /* multi-index of the worst element */

@@ -37,7 +37,8 @@ FIXED = {"name", "family_index", "per_family_instance_index", "run_name", "run_t
          "repetition_index", "threads", "iterations", "real_time", "cpu_time", "time_unit", "bytes_per_second",
          "items_per_second", "label", "error_occurred", "error_message", "aggregate_name", "aggregate_unit",
          "big_o", "rms", "skipped", "skip_message"}
-HEADER = "name,iterations,real_time,cpu_time,time_unit,bytes_per_second,items_per_second,label,error_occurred,error_message"
+HEADER = ("name,iterations,real_time,cpu_time,time_unit,bytes_per_second,items_per_second,label,"
+          "error_occurred,error_message")
 
 def q(s):
     return '"' + s.replace('"', '""') + '"'

@@ -41,8 +41,8 @@ static void test_names_unique_and_grammar(void **state)
     int n = mb_suite_instances(&in);
     assert_true(n > 0);
     regex_t re;
-    assert_int_equal(regcomp(&re, "^[a-z0-9_]+/[a-z0-9_]+(/[A-Za-z]+:[^/]+)+/threads:[0-9]+$", REG_EXTENDED | REG_NOSUB),
-                     0);
+    assert_int_equal(
+        regcomp(&re, "^[a-z0-9_]+/[a-z0-9_]+(/[A-Za-z]+:[^/]+)+/threads:[0-9]+$", REG_EXTENDED | REG_NOSUB), 0);
     for (int i = 0; i < n; i++) {
         if (regexec(&re, in[i].name, 0, NULL, 0) != 0) fail_msg("bad name: %s", in[i].name);
         size_t fl = strlen(in[i].family);
@@ -154,8 +154,21 @@ static void test_tolerance_formula(void **state)
 static struct mb_gemm small_gemm(int64_t M, int64_t N, int64_t K, float *A, float *B, float *C, float *bias)
 {
     /* B given transposed (N x K) as linear's weight, to exercise strides */
-    return (struct mb_gemm){.M = M, .N = N, .K = K, .A = A, .a_rs = K, .a_cs = 1, .B = B, .b_rs = 1, .b_cs = K,
-                            .C = C, .c_rs = N, .c_cs = 1, .alpha = 1.0f, .bias = bias, .bias_s = 1};
+    return (struct mb_gemm){.M = M,
+                            .N = N,
+                            .K = K,
+                            .A = A,
+                            .a_rs = K,
+                            .a_cs = 1,
+                            .B = B,
+                            .b_rs = 1,
+                            .b_cs = K,
+                            .C = C,
+                            .c_rs = N,
+                            .c_cs = 1,
+                            .alpha = 1.0f,
+                            .bias = bias,
+                            .bias_s = 1};
 }
 
 static void test_validate_gemm(void **state)
@@ -191,9 +204,24 @@ static void test_validate_batched_index(void **state)
     (void)state;
     const int64_t nb = 3, M = 4, N = 5, K = 6;
     float *A = randv(nb * M * K, 5), *B = randv(K * N, 6), *C = randv(nb * M * N, 7);
-    struct mb_gemm g = {.M = M, .N = N, .K = K, .nbatch = 1, .batch = {nb}, .A = A, .a_bs = {M * K}, .a_rs = K,
-                        .a_cs = 1, .B = B, .b_bs = {0}, .b_rs = N, .b_cs = 1, .C = C, .c_bs = {M * N}, .c_rs = N,
-                        .c_cs = 1, .alpha = 1.0f};
+    struct mb_gemm g = {.M = M,
+                        .N = N,
+                        .K = K,
+                        .nbatch = 1,
+                        .batch = {nb},
+                        .A = A,
+                        .a_bs = {M * K},
+                        .a_rs = K,
+                        .a_cs = 1,
+                        .B = B,
+                        .b_bs = {0},
+                        .b_rs = N,
+                        .b_cs = 1,
+                        .C = C,
+                        .c_bs = {M * N},
+                        .c_rs = N,
+                        .c_cs = 1,
+                        .alpha = 1.0f};
     struct mb_exec x = exec1();
     assert_int_equal(mb_gemm_naive(&g, &x), MB_OK);
     char msg[MB_MSG_MAX];
@@ -211,8 +239,17 @@ static void test_validate_softmax_attention_binary(void **state)
     char msg[MB_MSG_MAX];
     /* softmax 6 x 50, causal */
     float *sx = randv(300, 8), *sy = randv(300, 9);
-    struct mb_softmax s = {.ndim = 1, .shape = {6}, .n = 50, .x = sx, .xs = {50}, .x_ns = 1, .y = sy, .ys = {50},
-                           .y_ns = 1, .scale = 2.0f, .causal = 1};
+    struct mb_softmax s = {.ndim = 1,
+                           .shape = {6},
+                           .n = 50,
+                           .x = sx,
+                           .xs = {50},
+                           .x_ns = 1,
+                           .y = sy,
+                           .ys = {50},
+                           .y_ns = 1,
+                           .scale = 2.0f,
+                           .causal = 1};
     assert_int_equal(mb_softmax_naive(&s, &x), MB_OK);
     assert_true(mb_validate_softmax(&s, msg, sizeof msg));
     sy[4 * 50 + 2] *= 1.001f;
@@ -223,10 +260,34 @@ static void test_validate_softmax_attention_binary(void **state)
     const int64_t H = 2, T = 33, D = 16;
     float *q = randv(H * T * D, 10), *k = randv(H * T * D, 11), *v = randv(H * T * D, 12);
     float *o = randv(H * T * D, 13), *w = randv(H * T * T, 14);
-    struct mb_attention a = {.Tq = T, .Tk = T, .D = D, .Dv = D, .nbatch = 1, .batch = {H}, .q = q, .q_bs = {T * D},
-                             .q_ts = D, .q_ds = 1, .k = k, .k_bs = {T * D}, .k_ts = D, .k_ds = 1, .v = v,
-                             .v_bs = {T * D}, .v_ts = D, .v_ds = 1, .o = o, .o_bs = {T * D}, .o_ts = D, .o_ds = 1,
-                             .w = w, .w_bs = {T * T}, .w_qs = T, .w_ks = 1, .scale = 0.25f, .causal = 1};
+    struct mb_attention a = {.Tq = T,
+                             .Tk = T,
+                             .D = D,
+                             .Dv = D,
+                             .nbatch = 1,
+                             .batch = {H},
+                             .q = q,
+                             .q_bs = {T * D},
+                             .q_ts = D,
+                             .q_ds = 1,
+                             .k = k,
+                             .k_bs = {T * D},
+                             .k_ts = D,
+                             .k_ds = 1,
+                             .v = v,
+                             .v_bs = {T * D},
+                             .v_ts = D,
+                             .v_ds = 1,
+                             .o = o,
+                             .o_bs = {T * D},
+                             .o_ts = D,
+                             .o_ds = 1,
+                             .w = w,
+                             .w_bs = {T * T},
+                             .w_qs = T,
+                             .w_ks = 1,
+                             .scale = 0.25f,
+                             .causal = 1};
     assert_int_equal(mb_attention_naive(&a, &x), MB_OK);
     assert_true(mb_validate_attention(&a, msg, sizeof msg));
     o[1 * T * D + 20 * D + 3] += 1e-3f;
@@ -240,8 +301,15 @@ static void test_validate_softmax_attention_binary(void **state)
 
     /* add with a broadcast row: one ulp off is outside (IEEE: exactly rounded) */
     float *bx = randv(32 * 10, 15), *by = randv(10, 16), *bz = randv(32 * 10, 17);
-    struct mb_binary b = {.op = MB_ADD, .ndim = 2, .shape = {32, 10}, .x = bx, .xs = {10, 1}, .y = by,
-                          .ys = {0, 1}, .z = bz, .zs = {10, 1}};
+    struct mb_binary b = {.op = MB_ADD,
+                          .ndim = 2,
+                          .shape = {32, 10},
+                          .x = bx,
+                          .xs = {10, 1},
+                          .y = by,
+                          .ys = {0, 1},
+                          .z = bz,
+                          .zs = {10, 1}};
     assert_int_equal(mb_binary_naive(&b, &x), MB_OK);
     assert_true(mb_validate_binary(&b, msg, sizeof msg));
     bz[31 * 10 + 9] = nextafterf(bz[31 * 10 + 9], INFINITY);
@@ -310,8 +378,8 @@ static void test_machine_info(void **state)
     static struct mb_machine m;
     mb_machine_info(&m);
     assert_true(m.num_cpus >= 1 && m.ncaches >= 1 && m.caches[0].size > 0 && m.caches[0].num_sharing >= 1);
-    const char *want[] = {"hwloc_version", "compiler", "cflags", "git_revision", "openblas_config", "openblas_core",
-                          "OPENBLAS_CORETYPE", "isa", "peers", "perf_counters"};
+    const char *want[] = {"hwloc_version", "compiler",          "cflags", "git_revision", "openblas_config",
+                          "openblas_core", "OPENBLAS_CORETYPE", "isa",    "peers",        "perf_counters"};
     for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
         int found = 0;
         for (int i = 0; i < m.nextra; i++) found += !strcmp(m.extra_key[i], want[w]) && m.extra_val[i][0];
