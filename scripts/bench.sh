@@ -28,8 +28,9 @@ args=(--benchmark_min_time="${MB_MIN_TIME:-0.05}" --benchmark_out="$tmp.json" --
 start=$SECONDS
 "$bin" "${args[@]}" "$@"
 
-# JSON -> CSV, following Google Benchmark 1.7.1's CSVReporter: fixed header, then every user counter
-# (the union over all rows, sorted) quoted; error rows are short (10 fields).
+# JSON -> CSV, as matbench's own CSV reporter writes it (Google Benchmark's CSVReporter): fixed header,
+# then every user counter (the union over all rows, sorted) quoted; error rows are short (10 fields); cv
+# rows are ratios without a time unit.
 "$py" - "$tmp.json" "$tmp.csv" <<'EOF'
 import json, sys
 
@@ -55,8 +56,9 @@ with open(sys.argv[2], "w") as out:
         if r.get("error_occurred"):
             out.write(q(r["name"]) + ",,,,,,,,true," + q(r.get("error_message", "")) + "\n")
             continue
-        f = [q(r["name"]), str(r.get("iterations", "")), g(r.get("real_time")), g(r.get("cpu_time")),
-             r.get("time_unit", ""), g(r.get("bytes_per_second")), g(r.get("items_per_second")),
+        unit = "" if r.get("aggregate_unit") == "percentage" else r.get("time_unit", "")
+        f = [q(r["name"]), str(r.get("iterations", "")), g(r.get("real_time")), g(r.get("cpu_time")), unit,
+             g(r.get("bytes_per_second")), g(r.get("items_per_second")),
              q(r["label"]) if r.get("label") else "", "", ""]
         f += [g(r.get(c)) for c in counters]
         out.write(",".join(f) + "\n")
