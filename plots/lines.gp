@@ -1,0 +1,19 @@
+# lines.gp: GFLOP/s against one argument (batch size, matrix size), one line per variant, peers dashed,
+# the measured FMA peak for this thread count as a grey ceiling.
+# Extra variables: xlabel, vars (variants in this plot), peak (GFLOP/s, 0 = unknown), peak_isa,
+# logy (1 when the values span more than 20x, e.g. naive next to SIMD; else a linear axis from 0).
+load gpdir.'/common.gp'
+set xlabel xlabel
+set ylabel 'throughput [GFLOP/s]'
+# sizes and batches are powers of two
+set logscale x 2
+if (logy) { set logscale y 10 } else { set yrange [0:*] }
+set format x '%g'
+set format y '%g'
+set offsets graph 0.04, graph 0.04, 0, 0
+file(v) = datadir.'/'.stem.'__'.v.'.dat'
+peak_plot = peak > 0 ? sprintf(", %g with lines lc rgb '#777777' dt 3 lw 1.5 title 'FMA peak %s, measured: %.0f GFLOP/s'", peak, peak_isa, peak) : ""
+plot for [i=1:words(vars)] file(word(vars, i)) using 1:2 with linespoints lw 2 ps 1.1 \
+     pt vpt(word(vars, i)) lc rgb vcol(word(vars, i)) dt vdt(word(vars, i)) title vtitle(word(vars, i)) \
+     @peak_plot
+eval to_svg
