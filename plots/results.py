@@ -314,6 +314,10 @@ def human_bytes(n):
         n /= 1024.0
 
 
+def row(cells):
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
 def fmt(v, nd=3):
     return "%.*g" % (nd, v) if v is not None else "-"
 
@@ -347,7 +351,7 @@ def report(rdir, pdir):
     std = {"date", "host_name", "num_cpus", "mhz_per_cpu", "caches", "load_avg", "json_schema_version"}
     for k, v in ctx.items():  # everything else the harness recorded, in its order (compiler, flags, git, BLAS...)
         if k not in std and not re.match(r"(peak_gflops_|triad_gbs_)", k):
-            w("| %s | %s |" % (k, str(v).replace("|", "\\|").replace("\n", " ")))
+            w(row([k, (v if isinstance(v, str) else json.dumps(v)).replace("\n", " ")]))
     w("")
     flpk, bwpk = peaks(ctx)
     if any(flpk.values()) or bwpk:
@@ -377,8 +381,8 @@ def report(rdir, pdir):
         ps = [p for p in sorted(peerset, key=lambda p: (p != BASELINE, p)) if any(r["variant"] == p for r in rs)]
         w("### %s" % op)
         w("")
-        w("| shape | threads | best | %s | %%peak | %s |" % (unit, " | ".join("vs " + p for p in ps)))
-        w("|---|---:|---|---:|---:|%s" % "---:|" * len(ps))
+        w(row(["shape", "threads", "best", unit, "%peak"] + ["vs " + p for p in ps]))
+        w(row(["---", "---:", "---", "---:", "---:"] + ["---:"] * len(ps)))
         for shape in ordered((tuple(r["args"]), r["threads"]) for r in rs):
             cand = [r for r in rs if (tuple(r["args"]), r["threads"]) == shape]
             own = [r for r in cand if r["variant"] not in peerset] or cand
@@ -386,8 +390,7 @@ def report(rdir, pdir):
             tim = {r["variant"]: r["time_s"] for r in cand}
             rate = best[metric] / 1e9 if best[metric] else None
             ratios = ["%.2fx" % (tim[p] / best["time_s"]) if p in tim else "-" for p in ps]
-            w("| %s | %d | %s | %s | %s | %s |" % (compact(list(shape[0])), shape[1], best["variant"], fmt(rate),
-                                                 fmt(best["pct"]), " | ".join(ratios)))
+            w(row([compact(list(shape[0])), str(shape[1]), best["variant"], fmt(rate), fmt(best["pct"])] + ratios))
         w("")
 
     w("## Counters")
@@ -409,13 +412,15 @@ def report(rdir, pdir):
     w("")
     w("Every instance is validated against the reference before it is timed; a failure is an error row.")
     w("")
+    if "validation" in ctx:
+        w("- Validation setting of this run: %s." % ctx["validation"])
     w("- %d instances validated and timed, %d error rows." % (len(ok), len(bad)))
     if bad:
         w("")
         w("| benchmark | error |")
         w("|---|---|")
         for r in bad:
-            w("| `%s` | %s |" % (r["name"], r["error"].replace("|", "\\|")))
+            w(row(["`%s`" % r["name"], r["error"]]))
     w("")
 
     w("## Plots")
@@ -434,7 +439,7 @@ def report(rdir, pdir):
         w("")
         for s in mine:
             w("![%s](%s/%s.png)  " % (s, rel, s))
-            w("[%s.png](%s/%s.png) · [svg](%s/%s.svg)" % (s, rel, s, rel, s))
+            w("`%s` ([PNG](%s/%s.png), [SVG](%s/%s.svg))" % (s, rel, s, rel, s))
             w("")
     return "\n".join(out) + "\n"
 

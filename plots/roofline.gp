@@ -27,11 +27,17 @@ roof(x, i) = (bw <= 0 || x * bw >= real(word(ceil_gf, i))) ? real(word(ceil_gf, 
 diag(x) = x * bw <= ptop ? x * bw : 1/0
 roofdt(i) = i == 1 ? 1 : 4   # the top roof solid, lower ISAs dashed
 # roofs are named on the right axis, where no data point can cover the text
-set logscale y2 10
-set y2range [ymin:ymax]
-set y2tics () nomirror out scale 0.5 font ',10' tc rgb '#555555'
-do for [i=1:ntop] {
-    set y2tics add (sprintf('%s peak %.4g', word(ceil_isa, i), real(word(ceil_gf, i))) real(word(ceil_gf, i)))
+if (ntop > 0) {
+    set logscale y2 10
+    set y2range [ymin:ymax]
+    set y2tics () nomirror out scale 0.5 font ',10' tc rgb '#555555'
+    do for [i=1:ntop] {
+        set y2tics add (sprintf('%s peak %.4g', word(ceil_isa, i), real(word(ceil_gf, i))) real(word(ceil_gf, i)))
+    }
+}
+if (ntop == 0 && bw <= 0) {
+    set label 101 'no measured ceilings for this thread count in the context' at graph 0.02, graph 0.96 \
+        font ',10' tc rgb '#555555'
 }
 roofs = ntop > 0 ? "for [i=1:ntop] roof(x, i) with lines lc rgb '#888888' lw 2 dt roofdt(i) notitle," : ""
 diags = bw > 0 ? "diag(x) with lines lc rgb '#888888' lw 2 notitle," : ""
@@ -41,9 +47,9 @@ keys_v = "for [i=1:words(vars)] keyentry with points pt keypt(word(vars, i)) ps 
 keys_o = "for [i=1:words(ops)] keyentry with points pt opt(word(ops, i)) ps 1.3 lc rgb '#444444' title word(ops, i)"
 
 # dry run: learn the plot area in terminal units to draw the bandwidth label parallel to its line
-set output '/dev/null'
-plot @roofs @diags keyentry title 'variant', @keys_v, keyentry title ' ', keyentry title 'op', @keys_o
 if (bw > 0) {
+    set output '/dev/null'
+    plot @diags keyentry title 'variant', @keys_v, keyentry title ' ', keyentry title 'op', @keys_o
     px_per_decade_x = (GPVAL_TERM_XMAX - GPVAL_TERM_XMIN) / log10(xmax / xmin)
     px_per_decade_y = (GPVAL_TERM_YMAX - GPVAL_TERM_YMIN) / log10(ymax / ymin)
     lx = (ymin * 4 / bw > xmin * 2) ? ymin * 4 / bw : xmin * 2
