@@ -27,6 +27,10 @@ args=(--benchmark_min_time="${MB_MIN_TIME:-0.05}" --benchmark_out="$tmp.json" --
 [ -n "$filter" ] && args+=(--benchmark_filter="$filter")
 start=$SECONDS
 "$bin" "${args[@]}" "$@"
+if [ ! -s "$tmp.json" ]; then # GB's way: a filter matching nothing exits 0 and reports nothing
+    echo "bench.sh: nothing measured; $dir left as it was" >&2
+    exit 1
+fi
 
 # JSON -> CSV, as matbench's own CSV reporter writes it (Google Benchmark's CSVReporter): fixed header,
 # then every user counter (the union over all rows, sorted) quoted; error rows are short (10 fields); cv
