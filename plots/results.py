@@ -414,13 +414,27 @@ def report(rdir, pdir):
     w("")
     if "validation" in ctx:
         w("- Validation setting of this run: %s." % ctx["validation"])
-    w("- %d instances validated and timed, %d error rows." % (len(ok), len(bad)))
-    if bad:
+    # error rows are data: a variant the CPU cannot run or a case it does not handle is not a wrong answer
+    skip = [r for r in bad if r["error"].startswith("skipped")]
+    unsup = [r for r in bad if r not in skip and re.search(r"not supported|unsupported|ENOTSUP", r["error"])]
+    fails = [r for r in bad if r not in skip and r not in unsup]
+    w("- %d instances validated and timed, %d error rows: %d failed (validation or kernel error), %d not supported "
+      "by their variant, %d skipped (this machine cannot run the variant)."
+      % (len(ok), len(bad), len(fails), len(unsup), len(skip)))
+    if fails:
         w("")
-        w("| benchmark | error |")
+        w(row(["failed", "error"]))
         w("|---|---|")
-        for r in bad:
+        for r in fails:
             w(row(["`%s`" % r["name"], r["error"]]))
+    for rs, head in ((unsup, "not supported"), (skip, "skipped")):
+        if rs:
+            w("")
+            w(row([head, "instances", "first"]))
+            w("|---|---:|---|")
+            for msg in ordered(r["error"] for r in rs):
+                same = [r for r in rs if r["error"] == msg]
+                w(row([msg, str(len(same)), "`%s`" % same[0]["name"]]))
     w("")
 
     w("## Plots")
