@@ -36,9 +36,9 @@ check "plots.sh: nothing on stderr (no gnuplot warnings)" test ! -s "$tmp/plots.
 missing=0
 for stem in $expected; do
     png=$out/$stem.png svg=$out/$stem.svg
-    # a real PNG (signature) and a real SVG (root element), not just non-empty files
+    # a real PNG (signature) and a well-formed SVG, not just non-empty files
     if ! [ -s "$png" ] || [ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' \n')" != 89504e470d0a1a0a ] ||
-       ! [ -s "$svg" ] || ! grep -q '<svg' "$svg"; then
+       ! $py -c 'import sys, xml.etree.ElementTree as E; assert E.parse(sys.argv[1]).getroot().tag.endswith("svg")' "$svg"; then
         echo "    missing or broken: $stem.png / $stem.svg"
         missing=$((missing + 1))
     fi
