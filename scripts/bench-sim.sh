@@ -2,13 +2,13 @@
 # bench-sim.sh MATBENCH RESULTS_DIR [FILTER]   (what `make bench-sim FILTER=...` runs)
 #
 # Simulated counts where the hardware has no counters: each selected benchmark runs in its own
-# `valgrind --tool=callgrind --cache-sim=yes` with --mb_sim: the suite zeroes callgrind's counters right
-# before the timed loop and dumps them right after (CALLGRIND_ZERO_STATS / DUMP_STATS_AT: unlike
-# TOGGLE_COLLECT, which is per thread, these cover the OpenMP workers too), so set-up, validation and
-# reporting are not counted, but the caches are warm as on hardware. Per iteration: instructions (Ir), D1
-# misses (D1mr + D1mw) and LL misses (DLmr + DLmw, data): the dumps' totals divided by the iterations the
-# suite reports it ran (matbench runs 1 under --mb_sim). Written to RESULTS_DIR/sim.csv and sim.json, each
-# whole or not at all.
+# `valgrind --tool=callgrind --cache-sim=yes --instr-atstart=no` with --mb_sim. The suite turns
+# instrumentation on when it prepares the benchmark (start-up is not simulated; the run-once and the
+# validation warm the simulated caches, as on hardware), zeroes callgrind's counters right before the timed
+# loop and dumps them right after (CALLGRIND_ZERO_STATS / DUMP_STATS_AT: unlike TOGGLE_COLLECT, which is
+# per thread, these cover the OpenMP workers too). Per iteration: instructions (Ir), D1 misses (D1mr +
+# D1mw) and LL misses (DLmr + DLmw, data): the dumps' totals divided by the iterations the suite reports it
+# ran (matbench runs 1 under --mb_sim). Written to RESULTS_DIR/sim.csv and sim.json, whole or not at all.
 #
 # valgrind 3.19 cannot execute AVX-512 and hides it from CPUID, so the AVX-512 variants fail their
 # prepare step under it ("CPU lacks avx512") and are listed as not simulated; peers dispatching on CPUID
@@ -38,7 +38,7 @@ for name in "${names[@]}"; do
     printf '[%d/%d] %s\n' "$i" "${#names[@]}" "$name" >&2
     re="^$(printf '%s' "$name" | sed 's/[][\.*^$+?(){}|]/\\&/g')\$"
     rc=0
-    valgrind --tool=callgrind --cache-sim=yes --smc-check=all-non-file \
+    valgrind --tool=callgrind --cache-sim=yes --instr-atstart=no --smc-check=all-non-file \
         --callgrind-out-file="$work/$i.cg" \
         "$bin" --benchmark_filter="$re" --mb_sim --benchmark_format=json \
         >"$work/$i.json" 2>"$work/$i.err" || rc=$?
