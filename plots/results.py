@@ -144,12 +144,12 @@ def peaks(ctx):
 
 
 def ceiling_set(ctx, threads):
-    """Which measured ceilings apply to a thread count: 1 thread, or all cores (num_cpus)."""
+    """Which measured ceilings apply to a thread count: 1 thread, or all cores (the harness's threads_all,
+    e.g. "2 (one per core, ...)", else num_cpus)."""
     if threads == 1:
         return "1t"
-    if threads == int(num(ctx.get("num_cpus")) or 0):
-        return "all"
-    return None
+    m = re.match(r"\s*(\d+)", str(ctx.get("threads_all", ctx.get("num_cpus", ""))))
+    return "all" if m and threads == int(m.group(1)) else None
 
 
 # ---- shapes and labels ----------------------------------------------------------------------------
