@@ -7,10 +7,21 @@ set xlabel xlabel
 set ylabel 'throughput [GFLOP/s]'
 # sizes and batches are powers of two
 set logscale x 2
-if (logy) { set logscale y 10 } else { set yrange [0:*] }
+if (logy) {
+    set logscale y 10
+    # label 2x and 5x too: a tight range may hold a single decade
+    do for [e=-4:6] {
+        set ytics add (sprintf('%g', 2 * 10.0**e) 2 * 10.0**e, sprintf('%g', 5 * 10.0**e) 5 * 10.0**e)
+    }
+} else {
+    set yrange [0:*]
+}
 set format x '%g'
 set format y '%g'
-set offsets graph 0.04, graph 0.04, 0, 0
+# keep markers off the borders: tight autoscale plus a margin, not a decade that may end at a data point
+set autoscale xfix
+set autoscale yfix
+set offsets graph 0.04, graph 0.04, graph 0.05, graph 0.05
 file(v) = datadir.'/'.stem.'__'.v.'.dat'
 peak_plot = peak > 0 ? sprintf(", %g with lines lc rgb '#777777' dt 3 lw 1.5 title 'FMA peak %s, measured: %.0f GFLOP/s'", peak, peak_isa, peak) : ""
 plot for [i=1:words(vars)] file(word(vars, i)) using 1:2 with linespoints lw 2 ps 1.1 \
