@@ -29,7 +29,7 @@
  *   NC: the B panel (KC x NC) a quarter of L3, capped at 4096. KC never depends on the thread count,
  *   so the k-order of every C element, hence every result bit, is the same for any nthreads.
  *
- * Threads (OpenMP, exactly x->nthreads): the problem is cut into nthreads independent pieces, each
+ * Threads (OpenMP, exactly x->nthreads, except one below 0.5 MFLOP of work): the problem is cut into nthreads independent pieces, each
  * run by the sequential driver with its own packing buffers (no barriers, no shared writes, no
  * split-K): whole batch items when there are enough of them, else an M x N grid of each item
  * (MR / NR aligned, the factorisation with the best balance). Results are bitwise identical for any
@@ -281,6 +281,9 @@ static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exe
     }
     const int MR = u->mr, NR = u->nr;
     int nt = x->nthreads > 0 ? x->nthreads : 1;
+    /* below ~0.5 MFLOP (a few us on one core) an OpenMP fork/join costs more than the work (measured
+     * 3-30 us for 2 threads on the shared VM): run on the calling thread. Same bits either way. */
+    if ((double)p->M * (double)p->N * (double)p->K * (double)nb < 2.5e5) nt = 1;
     struct mb_gemm_blk bk = mb_gemm_blocking(x, u);
     /* direct (no packing) when packing would cost about as much as the arithmetic */
     const int direct = u->direct != NULL && p->b_cs == 1 && p->K <= bk.kc && p->M <= 4096 &&

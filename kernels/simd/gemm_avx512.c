@@ -13,7 +13,25 @@
  * Contract: all of struct mb_gemm (any strides, broadcast batch strides, alpha/beta/bias, zero sizes);
  * never MB_ENOTSUP; MB_ENOMEM only when x->work cannot hold one MR x KC + KC x NR panel pair.
  *
- * Verdict on this machine: see the table at the end of this comment (filled from /tmp timing runs).
+ * Verdict on this machine (Xeon SPR-class VM, 1 thread, best of 5, per-thread CPU time because
+ * other sessions kept the 2 cores at load 4-8; peers in the same run; peak = 16-chain zmm FMA loop,
+ * 219 GFLOP/s; OpenBLAS 0.3.21 with OPENBLAS_CORETYPE=Haswell, i.e. its AVX2 kernels):
+ *     n       GFLOP/s  of peak  x OpenBLAS  x oneDNN 2.6  x BLIS 0.9
+ *     256     161      0.73     1.59        0.87         1.51
+ *     512     160      0.73     1.57        0.88         1.52
+ *     1024    143      0.65     1.40        0.86         1.43
+ *     2048    138      0.63     1.38        0.83         1.37
+ *   MISSES the targets (>= 0.93 of peak, >= 1.9x OpenBLAS, >= 1.0x oneDNN). The micro-kernel alone
+ *   on L1-resident panels runs at 205-209 GFLOP/s (0.93-0.95 of peak), so the loss is in the macro
+ *   loops: callgrind on the same driver with the AVX2 kernel (n = 1024) shows 5 % D1 misses on the
+ *   kernel's loads, all of them the A sliver streaming from L2 as designed; software prefetch of A
+ *   (distance 4 / 8 / 16 k-steps) and of C, MC = L2/2 vs L2/4, KC = 128..512 each moved the figure by
+ *   less than the run-to-run noise (~5 %). Not yet found; oneDNN's JIT kernel (prefetching, 2-level
+ *   k unroll) shows the remaining 15 % is real.
+ *   Tiny batched 10x5 @ 5x8: batch 32: 1.27 us (2.8x OpenBLAS looping cblas_sgemm, 1.05x LIBXSMM 1.17),
+ *   batch 256: 6.1 us (4.4x OpenBLAS, 0.89x LIBXSMM); broadcast B the same. MISSES >= 8x OpenBLAS
+ *   (its per-call cost here measured 37-111 ns, not the microseconds the target assumes) and >= LIBXSMM at
+ *   batch 256. Batched 64^3 x 64: 126 GFLOP/s = 1.60x OpenBLAS (target 2.2x; LIBXSMM 166, oneDNN 135).
  */
 #include "gemm_driver.h"
 
