@@ -279,30 +279,35 @@ def plan(rdir, ddir, emit=True):
             xmin=10 ** math.floor(math.log10(min(ais) / 1.5)), xmax=10 ** math.ceil(math.log10(max(ais) * 1.5)),
             ymin=10 ** math.floor(math.log10(min(gfs) / 1.5)), ymax=10 ** math.ceil(math.log10(max(gfs) * 1.5)))
 
-    # (d) speedup over the baseline: bars per shape (one chart per op and thread count), same shape + threads
-    for op in ordered(r["op"] for r in recs):
-        for t in sorted({r["threads"] for r in recs if r["op"] == op}):
-            rs = [r for r in recs if r["op"] == op and r["threads"] == t]
-            base = {tuple(r["args"]): r["time_s"] for r in rs if r["variant"] == BASELINE and r["time_s"] > 0}
-            shapes = ordered(tuple(r["args"]) for r in rs if tuple(r["args"]) in base)
-            vs = [v for v in ordered(r["variant"] for r in rs if tuple(r["args"]) in base) if v != BASELINE]
-            if not shapes or not vs:
-                continue
-            # args that never change go to the title, the rest label the bars
-            keys = ordered(k for s in shapes for k, _ in s)
-            fixed = [k for k in keys if len({dict(s).get(k) for s in shapes}) == 1]
-            tim = {(r["variant"], tuple(r["args"])): r["time_s"] for r in rs}
-            stem = "speedup-%s-t%d" % (slug(op), t)
-            lines, maxlabel = ["# shape " + " ".join(vs)], 0
-            for s in shapes:
-                label = compact([a for a in s if a[0] not in fixed]) or compact(list(s))
-                cells = ["%g" % (base[s] / tim[(v, s)]) if tim.get((v, s)) else "-" for v in vs]
-                lines.append('"%s" %s' % (label, " ".join(cells)))
-                maxlabel = max(maxlabel, len(label))
-            write(stem + ".dat", lines)
-            sub = compact([a for a in shapes[0] if a[0] in fixed])
-            job("speedup", stem, "%s%s  speedup over %s  (%s, %s)" % (op, "  " + sub if sub else "", BASELINE,
-                host, nthreads(t)), vars=" ".join(vs), nshapes=len(shapes), baseline=BASELINE, maxlabel=maxlabel)
+    # (d) speedup over the baseline, same shape and threads: bars per shape, one chart per op and thread
+    # count; batched ops get one chart per shape with the batch sizes as bars, like their batch plots
+    charts = {}
+    for r in recs:
+        bk = batch_key(r["args"])
+        group = tuple(a for a in r["args"] if a[0] != bk) if bk else ()
+        charts.setdefault((r["op"], group, r["threads"]), []).append(r)
+    for (op, group, t), rs in charts.items():
+        base = {tuple(r["args"]): r["time_s"] for r in rs if r["variant"] == BASELINE and r["time_s"] > 0}
+        shapes = ordered(tuple(r["args"]) for r in rs if tuple(r["args"]) in base)
+        vs = [v for v in ordered(r["variant"] for r in rs if tuple(r["args"]) in base) if v != BASELINE]
+        if not shapes or not vs:
+            continue
+        vs.sort(key=allvars.index)
+        # args that never change go to the title, the rest label the bars
+        keys = ordered(k for s in shapes for k, _ in s)
+        fixed = [k for k in keys if len({dict(s).get(k) for s in shapes}) == 1]
+        tim = {(r["variant"], tuple(r["args"])): r["time_s"] for r in rs}
+        stem = slug("speedup-%s-%s-t%d" % (op, "-".join(k + v for k, v in group), t)).replace("--", "-")
+        lines, maxlabel = ["# shape " + " ".join(vs)], 0
+        for s in shapes:
+            label = compact([a for a in s if a[0] not in fixed]) or compact(list(s))
+            cells = ["%g" % (base[s] / tim[(v, s)]) if tim.get((v, s)) else "-" for v in vs]
+            lines.append('"%s" %s' % (label, " ".join(cells)))
+            maxlabel = max(maxlabel, len(label))
+        write(stem + ".dat", lines)
+        sub = compact([a for a in shapes[0] if a[0] in fixed])
+        job("speedup", stem, "%s%s  speedup over %s  (%s, %s)" % (op, "  " + sub if sub else "", BASELINE,
+            host, nthreads(t)), vars=" ".join(vs), nshapes=len(shapes), baseline=BASELINE, maxlabel=maxlabel)
     return jobs
 
 

@@ -20,13 +20,19 @@ check() { # description, then a command that succeeds when the check holds
 
 # ---- plots: every expected file, gnuplot silent ----------------------------------------------------
 # what the fixture must give: 11 batch plots (3 bgemm shapes at 1 thread, 4 attention shapes x 1 and 2
-# threads), square gemm at 1 and 2 threads, a roofline per thread count, speedup per op and thread count
-# where blas ran (add and softmax have no blas rows)
+# threads), square gemm at 1 and 2 threads, a roofline per thread count, and speedup over blas where blas
+# ran (add and softmax have no blas rows): gemm per thread count, batched ops per shape like the batch plots
 expected="batch-bgemm-M10-N8-K5-bcast0-t1 batch-bgemm-M20-N5-K10-bcast1-t1 batch-bgemm-M64-N64-K64-bcast0-t1
 batch-attention-S128-D64-causal0-t1 batch-attention-S128-D64-causal0-t2 batch-attention-S128-D64-causal1-t1
 batch-attention-S128-D64-causal1-t2 batch-attention-S1024-D64-causal0-t1 batch-attention-S1024-D64-causal0-t2
 batch-attention-S1024-D64-causal1-t1 batch-attention-S1024-D64-causal1-t2 size-gemm-t1 size-gemm-t2
-roofline-t1 roofline-t2 speedup-gemm-t1 speedup-gemm-t2 speedup-bgemm-t1 speedup-attention-t1 speedup-attention-t2"
+roofline-t1 roofline-t2 speedup-gemm-t1 speedup-gemm-t2 speedup-bgemm-M10-N8-K5-bcast0-t1
+speedup-bgemm-M20-N5-K10-bcast1-t1 speedup-bgemm-M64-N64-K64-bcast0-t1 speedup-attention-S128-D64-causal0-t1
+speedup-attention-S128-D64-causal0-t2 speedup-attention-S128-D64-causal1-t1 speedup-attention-S128-D64-causal1-t2
+speedup-attention-S1024-D64-causal0-t1 speedup-attention-S1024-D64-causal0-t2
+speedup-attention-S1024-D64-causal1-t1 speedup-attention-S1024-D64-causal1-t2"
+nplots=$(echo $expected | wc -w)
+nfiles=$((2 * nplots))
 
 out=$tmp/plots
 MB_PLOTS_DIR=$out plots/plots.sh $fix >"$tmp/plots.out" 2>"$tmp/plots.err"
@@ -43,14 +49,14 @@ for stem in $expected; do
         missing=$((missing + 1))
     fi
 done
-check "all 20 expected plots written as PNG and SVG" test $missing -eq 0
-check "no unexpected plot files" test "$(ls "$out" | wc -l)" -eq 40
+check "all $nplots expected plots written as PNG and SVG" test $missing -eq 0
+check "no unexpected plot files" test "$(ls "$out" | wc -l)" -eq $nfiles
 
 # ---- the data behind the plots -----------------------------------------------------------------------
 data=$tmp/data
 mkdir -p "$data"
 $py plots/results.py plan $fix "$data" >"$tmp/jobs"
-check "plan lists one job per expected plot" test "$(wc -l <"$tmp/jobs")" -eq 20
+check "plan lists one job per expected plot" test "$(wc -l <"$tmp/jobs")" -eq $nplots
 # the error row (avx2 at B=256) is skipped: 4 of the 5 batch sizes remain
 check "error rows are skipped" test "$(wc -l <"$data/batch-bgemm-M20-N5-K10-bcast1-t1__avx2.dat")" -eq 4
 # gemm/avx512/M=N=K=256 ran 3 repetitions: one point (the median), not 3 runs + 4 aggregates
@@ -73,8 +79,8 @@ cp $fix/matbench.json "$tmp/jsononly/"
 for variant in nopeak csvonly jsononly; do
     MB_PLOTS_DIR=$tmp/out-$variant plots/plots.sh "$tmp/$variant" >/dev/null 2>"$tmp/$variant.err"
     rc=$?
-    check "plots.sh ($variant): exit 0, no stderr, 40 files" \
-        test $rc -eq 0 -a ! -s "$tmp/$variant.err" -a "$(ls "$tmp/out-$variant" | wc -l)" -eq 40
+    check "plots.sh ($variant): exit 0, no stderr, $nfiles files" \
+        test $rc -eq 0 -a ! -s "$tmp/$variant.err" -a "$(ls "$tmp/out-$variant" | wc -l)" -eq $nfiles
 done
 plots/plots.sh "$tmp/empty-dir" >/dev/null 2>"$tmp/nodir.err"
 check "plots.sh: missing results is an error with a message" test $? -ne 0 -a -s "$tmp/nodir.err"
@@ -109,8 +115,8 @@ links=$(grep -oE '\]\([^)]*\.(png|svg)\)' "$rep/REPORT.md" | cut -c3- | tr -d ')
 for link in $links; do
     [ -s "$rep/$link" ] || { echo "    dangling link: $link"; broken=$((broken + 1)); }
 done
-check "REPORT.md: 40 plot links, all resolve from the results directory" \
-    test $broken -eq 0 -a "$(echo "$links" | wc -l)" -eq 40
+check "REPORT.md: $nfiles plot links, all resolve from the results directory" \
+    test $broken -eq 0 -a "$(echo "$links" | wc -l)" -eq $nfiles
 printf 'program,instructions\nx,1\ny,2\n' >"$rep/sim.csv"
 MB_PLOTS_DIR=$out scripts/report.sh "$rep" >/dev/null 2>&1
 check "REPORT.md: sim.csv present -> simulated counts" grep -q 'Simulated counts (valgrind.*2 rows' "$rep/REPORT.md"
