@@ -449,6 +449,10 @@ def report(rdir, pdir):
     have = [s for s in stems if os.path.exists(os.path.join(pdir, s + ".png"))]
     if not have:
         w("No plots found in %s (`make plots`)." % pdir)
+    else:
+        w("PNG and SVG of each, from `make plots`. The roofline's memory roof is the measured triad bandwidth and "
+          "AI counts compulsory traffic only, so problems that stay in cache can sit above that roof.")
+        w("")
     for kind, head in (("roofline", "Roofline"), ("batch", "Throughput vs batch size"),
                        ("size", "GFLOP/s vs matrix size"), ("speedup", "Speedup over " + BASELINE)):
         mine = [s for s in have if s.startswith(kind + "-")]
