@@ -24,21 +24,24 @@
  *   A micro-kernel never touches C outside the mr x nr tile.
  *
  * Block sizes from the caches in mb_exec (defaults 32 KiB / 1 MiB / 8 MiB when unknown):
- *   KC: the B sliver (KC x NR floats) fills 2/3 of L1d (256 for NR = 32 and 48 KiB: best of 128..512
- *   measured here); MC: the A block (MC x KC) a quarter of L2 (the B panel streams through it too; 5 % better than half at n = 1024);
- *   NC: the B panel (KC x NC) a quarter of L3, capped at 4096. KC never depends on the thread count,
- *   so the k-order of every C element, hence every result bit, is the same for any nthreads.
+ *   KC: the B sliver (KC x NR floats) fills 2/3 of L1d, at most 384 (256 for NR = 32 and 48 KiB);
+ *   MC: the A block (MC x KC) a quarter of L2 (the B panel streams through L2 too; ~5 % better than
+ *   half at n = 1024); NC: the B panel (KC x NC) a quarter of L3, capped at 4096.
+ *   KC never depends on the thread count, so the k-order of every C element, hence every result bit,
+ *   is the same for any nthreads.
  *
- * Threads (OpenMP, exactly x->nthreads, except one below 0.5 MFLOP of work): the problem is cut into nthreads independent pieces, each
- * run by the sequential driver with its own packing buffers (no barriers, no shared writes, no
- * split-K): whole batch items when there are enough of them, else an M x N grid of each item
- * (MR / NR aligned, the factorisation with the best balance). Results are bitwise identical for any
- * thread count. Workspace: N floats (bias) + per thread MC*KC + KC*NC floats; NC then MC shrink
- * if x->work is small, MB_ENOMEM only when even MR x KC + KC x NR does not fit.
+ * Threads (OpenMP, exactly x->nthreads, except one below 0.5 MFLOP of work): the problem is cut into
+ * nthreads independent pieces, each run by the sequential driver with its own packing buffers (no
+ * barriers, no shared writes, no split-K): whole batch items when there are enough of them, else an
+ * M x N grid of each item (MR / NR aligned, the factorisation with the best balance). Results are
+ * bitwise identical for any thread count. Workspace: N floats (bias) + per thread MC*KC + KC*NC
+ * floats; NC then MC shrink if x->work is small, MB_ENOMEM only when even MR x KC + KC x NR does not
+ * fit.
  *
- * Small problems (a .direct micro-kernel, B with unit column stride, K <= KC, small M*N*K): no
- * packing at all, the micro-kernel reads A and B in place (BLIS "sup"), loop over the batch. This is
- * the path of 32 x (10x5 @ 5x8) and broadcast weights.
+ * Small problems (a .direct micro-kernel, B with unit column stride, K <= KC, M*N*K <= 96^3): no
+ * packing at all, the micro-kernel reads A and B in place (BLIS "sup"); when every item is one tile,
+ * .batch runs the whole batch loop inside the ISA file (32 x (10x5 @ 5x8), broadcast weights).
+ * Row-major A that fits in half of L2 is also read in place on the blocked path (only B packed).
  */
 #pragma once
 #include "mb.h"
@@ -150,9 +153,9 @@ static void mb_gemm_pack_b(int NR, int64_t kc, int64_t nc, const float *b, int64
 
 /* One batch item, rows [m0, m1) x cols [n0, n1) of C, on the calling thread. ap / bp: this thread's
  * packing buffers (MC*KC and KC*NC floats); bias: contiguous over all N, or NULL. */
-static void mb_gemm_block(const struct mb_gemm *p, const struct mb_gemm_ukr *u, struct mb_gemm_blk bk,
-                          const float *A, const float *B, float *C, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
-                          const float *bias, float *ap, float *bp)
+static void mb_gemm_block(const struct mb_gemm *p, const struct mb_gemm_ukr *u, struct mb_gemm_blk bk, const float *A,
+                          const float *B, float *C, int64_t m0, int64_t m1, int64_t n0, int64_t n1, const float *bias,
+                          float *ap, float *bp)
 {
     const int MR = u->mr, NR = u->nr;
     const int direct_a = bk.direct_a;
@@ -186,9 +189,8 @@ static void mb_gemm_block(const struct mb_gemm *p, const struct mb_gemm_ukr *u, 
 }
 
 /* Unpacked path: the micro-kernel reads A and B in place (needs b_cs == 1 and K <= KC). */
-static void mb_gemm_block_direct(const struct mb_gemm *p, const struct mb_gemm_ukr *u, const float *A,
-                                 const float *B, float *C, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
-                                 const float *bias)
+static void mb_gemm_block_direct(const struct mb_gemm *p, const struct mb_gemm_ukr *u, const float *A, const float *B,
+                                 float *C, int64_t m0, int64_t m1, int64_t n0, int64_t n1, const float *bias)
 {
     const int MR = u->mr, NR = u->nr;
     for (int64_t jr = n0; jr < n1; jr += NR) {
@@ -196,7 +198,7 @@ static void mb_gemm_block_direct(const struct mb_gemm *p, const struct mb_gemm_u
         for (int64_t ir = m0; ir < m1; ir += MR) {
             int mr = m1 - ir < MR ? (int)(m1 - ir) : MR;
             u->direct(p->K, A + ir * p->a_rs, p->a_rs, p->a_cs, B + jr, p->b_rs, C + ir * p->c_rs + jr * p->c_cs,
-                  p->c_rs, p->c_cs, mr, nr, &p->alpha, &p->beta, bias ? bias + jr : NULL);
+                      p->c_rs, p->c_cs, mr, nr, &p->alpha, &p->beta, bias ? bias + jr : NULL);
         }
     }
 }
@@ -267,7 +269,10 @@ static void mb_gemm_k0(const struct mb_gemm *p, int64_t nb)
             }
 }
 
-static inline int64_t mb_gemm_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static inline int64_t mb_gemm_cdiv(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
 
 /* The entry point every blocked GEMM variant calls. */
 static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exec *x, const struct mb_gemm_ukr *u)
@@ -286,8 +291,8 @@ static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exe
     if ((double)p->M * (double)p->N * (double)p->K * (double)nb < 2.5e5) nt = 1;
     struct mb_gemm_blk bk = mb_gemm_blocking(x, u);
     /* direct (no packing) when packing would cost about as much as the arithmetic */
-    const int direct = u->direct != NULL && p->b_cs == 1 && p->K <= bk.kc && p->M <= 4096 &&
-                       p->N <= 4096 && p->M * p->N * p->K <= (int64_t)96 * 96 * 96;
+    const int direct = u->direct != NULL && p->b_cs == 1 && p->K <= bk.kc && p->M <= 4096 && p->N <= 4096 &&
+                       p->M * p->N * p->K <= (int64_t)96 * 96 * 96;
 
     /* workspace: [bias: N floats][thread 0: A MC*KC, B KC*NC][thread 1] ... (64-byte aligned pieces) */
     const size_t al = 16; /* floats per 64 bytes */
@@ -301,9 +306,12 @@ static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exe
     size_t per = direct ? 0 : (size_t)(bk.mc * bk.kc + bk.kc * bk.nc);
     size_t avail = x->work ? x->work_size / sizeof(float) : 0;
     while (nbias + per * (size_t)nt > avail && !direct) {
-        if (bk.nc > NR) bk.nc = mb_gemm_round_down(bk.nc / 2, NR, NR);
-        else if (bk.mc > MR) bk.mc = mb_gemm_round_down(bk.mc / 2, MR, MR);
-        else return MB_ENOMEM;
+        if (bk.nc > NR)
+            bk.nc = mb_gemm_round_down(bk.nc / 2, NR, NR);
+        else if (bk.mc > MR)
+            bk.mc = mb_gemm_round_down(bk.mc / 2, MR, MR);
+        else
+            return MB_ENOMEM;
         per = (size_t)(bk.mc * bk.kc + bk.kc * bk.nc);
     }
     if (nbias > avail) return MB_ENOMEM;

@@ -30,7 +30,7 @@
 
 #include "ops.h"
 
-#define PAD 64
+#define PAD      64
 #define SENTINEL 1234.5f
 
 static uint64_t g_rng = 0x2545f4914f6cdd1dull;
@@ -41,14 +41,17 @@ static float frand(void)
 }
 
 /* blocked variants (everything but naive and the peers) must support every case */
-static int is_blocked(const struct mb_kernel *k) { return strcmp(k->variant, "naive") && !(k->needs & MB_FLAG_PEER); }
+static int is_blocked(const struct mb_kernel *k)
+{
+    return strcmp(k->variant, "naive") && !(k->needs & MB_FLAG_PEER);
+}
 
 struct cfg {
     int64_t M, N, K;
-    int ta, tb;          /* A stored K x M (a_rs = 1), B stored N x K (b_cs = K) */
-    int cgap, ccs;       /* C row stride N*ccs + cgap, column stride ccs */
-    int nbatch;          /* 0, 1 or 2 batch dims */
-    int64_t batch[2];    /* sizes */
+    int ta, tb;           /* A stored K x M (a_rs = 1), B stored N x K (b_cs = K) */
+    int cgap, ccs;        /* C row stride N*ccs + cgap, column stride ccs */
+    int nbatch;           /* 0, 1 or 2 batch dims */
+    int64_t batch[2];     /* sizes */
     int bcast_a, bcast_b; /* stride 0 over the batch dims */
     float alpha, beta;
     int bias;
@@ -98,7 +101,8 @@ static void inst_make(struct inst *t, const struct cfg *c)
     for (int64_t b = 0; b < t->nb; b++)
         for (int64_t m = 0; m < c->M; m++)
             for (int64_t n = 0; n < c->N; n++) {
-                size_t off = (size_t)(PAD + mb_batch_offset(p->nbatch, p->batch, p->c_bs, b) + m * p->c_rs + n * p->c_cs);
+                size_t off =
+                    (size_t)(PAD + mb_batch_offset(p->nbatch, p->batch, p->c_bs, b) + m * p->c_rs + n * p->c_cs);
                 t->is_c[off] = 1;
                 t->cbuf[off] = c->beta == 0.0f ? NAN : frand();
             }
@@ -111,7 +115,10 @@ static void inst_make(struct inst *t, const struct cfg *c)
     }
 }
 
-static void inst_reset(struct inst *t) { memcpy(t->cbuf, t->cinit, sizeof(float) * t->csize); }
+static void inst_reset(struct inst *t)
+{
+    memcpy(t->cbuf, t->cinit, sizeof(float) * t->csize);
+}
 
 static void inst_free(struct inst *t)
 {
@@ -126,7 +133,9 @@ static int inst_check(const struct inst *t, const char *variant, const struct cf
     int bad = 0;
     for (size_t i = 0; i < t->csize; i++)
         if (!t->is_c[i] && memcmp(&t->cbuf[i], &(float){SENTINEL}, sizeof(float))) {
-            if (!bad++) printf("  %s M=%ld N=%ld K=%ld: guard zone written at float %zu\n", variant, (long)p->M, (long)p->N, (long)p->K, i);
+            if (!bad++)
+                printf("  %s M=%ld N=%ld K=%ld: guard zone written at float %zu\n", variant, (long)p->M, (long)p->N,
+                       (long)p->K, i);
         }
     for (int64_t b = 0; b < t->nb; b++) {
         const float *A = p->A + mb_batch_offset(p->nbatch, p->batch, p->a_bs, b);
@@ -146,10 +155,12 @@ static int inst_check(const struct inst *t, const char *variant, const struct cf
                 float got = t->cbuf[co + m * p->c_rs + n * p->c_cs];
                 if (!(fabs(got - ref) <= tol)) {
                     if (!bad++)
-                        printf("  %s M=%ld N=%ld K=%ld ta=%d tb=%d ccs=%d batch=%ld bcA=%d bcB=%d alpha=%g beta=%g bias=%d "
+                        printf("  %s M=%ld N=%ld K=%ld ta=%d tb=%d ccs=%d batch=%ld bcA=%d bcB=%d alpha=%g beta=%g "
+                               "bias=%d "
                                "nt=%d: C[%ld][%ld][%ld] = %.9g, expected %.9g (tol %.3g)\n",
-                               variant, (long)p->M, (long)p->N, (long)p->K, c->ta, c->tb, c->ccs, (long)t->nb, c->bcast_a,
-                               c->bcast_b, c->alpha, c->beta, c->bias, c->nthreads, (long)b, (long)m, (long)n, got, ref, tol);
+                               variant, (long)p->M, (long)p->N, (long)p->K, c->ta, c->tb, c->ccs, (long)t->nb,
+                               c->bcast_a, c->bcast_b, c->alpha, c->beta, c->bias, c->nthreads, (long)b, (long)m,
+                               (long)n, got, ref, tol);
                 }
             }
     }
@@ -223,15 +234,28 @@ static void test_features(void **state)
 {
     (void)state;
     static const int64_t shapes[][3] = {
-        {1, 1, 1},    {1, 37, 5},  {37, 1, 5},   {13, 17, 3},  {14, 32, 8},  {15, 33, 9},  {28, 64, 16},
-        {29, 65, 31}, {6, 16, 600}, {7, 17, 601}, {41, 43, 47}, {61, 59, 67}, {97, 83, 127}, {127, 127, 127},
+        {1, 1, 1},    {1, 37, 5},   {37, 1, 5},   {13, 17, 3},  {14, 32, 8},   {15, 33, 9},   {28, 64, 16},
+        {29, 65, 31}, {6, 16, 600}, {7, 17, 601}, {41, 43, 47}, {61, 59, 67},  {97, 83, 127}, {127, 127, 127},
         {10, 8, 5},   {64, 64, 64}, {3, 200, 2},  {200, 3, 2},  {33, 47, 300},
     };
     int fails = 0, runs = 0, skips = 0;
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
         for (int v = 0; v < 16; v++) {
-            struct cfg c = {shapes[si][0], shapes[si][1], shapes[si][2], v & 1, (v >> 1) & 1, 0, 1, 0, {1, 1},
-                            0, 0, 1.0f, 0.0f, 0, 1};
+            struct cfg c = {shapes[si][0],
+                            shapes[si][1],
+                            shapes[si][2],
+                            v & 1,
+                            (v >> 1) & 1,
+                            0,
+                            1,
+                            0,
+                            {1, 1},
+                            0,
+                            0,
+                            1.0f,
+                            0.0f,
+                            0,
+                            1};
             switch (v >> 2) { /* 4 flavours of C / batch / scalars per transpose pattern */
             case 0: break;
             case 1: c.cgap = 3, c.ccs = 2, c.alpha = -0.5f, c.beta = 0.75f, c.bias = 1; break;

@@ -27,9 +27,12 @@
 /* Give size-1 dims a consistent stride; return 0 if BLIS would reject (rs, cs) for an m x n matrix. */
 static int blis_strides(int64_t m, int64_t n, int64_t *rs, int64_t *cs)
 {
-    if (m <= 1 && n <= 1) *rs = *cs = 1;
-    else if (m <= 1) *rs = *cs == 1 ? n : n * *cs;
-    else if (n <= 1) *cs = *rs == 1 ? m : m * *rs;
+    if (m <= 1 && n <= 1)
+        *rs = *cs = 1;
+    else if (m <= 1)
+        *rs = *cs == 1 ? n : n * *cs;
+    else if (n <= 1)
+        *cs = *rs == 1 ? m : m * *rs;
     int64_t r = *rs, c = *cs;
     if (r <= 0 || c <= 0) return 0;
     if (r == 1 && c == 1) return m == 1 || n == 1;

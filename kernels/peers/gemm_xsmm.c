@@ -21,7 +21,8 @@ enum mb_status mb_gemm_libxsmm(const struct mb_gemm *p, const struct mb_exec *x)
     if (p->alpha != 1.0f || (p->beta != 0.0f && p->beta != 1.0f) || p->K == 0) return MB_ENOTSUP;
     if (p->M > INT32_MAX || p->N > INT32_MAX || p->K > INT32_MAX) return MB_ENOTSUP;
     libxsmm_blasint m = (libxsmm_blasint)p->N, n = (libxsmm_blasint)p->M, k = (libxsmm_blasint)p->K;
-    libxsmm_blasint lda = (libxsmm_blasint)(p->K > 1 ? p->b_rs : p->N), ldb = (libxsmm_blasint)(p->M > 1 ? p->a_rs : p->K);
+    libxsmm_blasint lda = (libxsmm_blasint)(p->K > 1 ? p->b_rs : p->N),
+                    ldb = (libxsmm_blasint)(p->M > 1 ? p->a_rs : p->K);
     libxsmm_blasint ldc = (libxsmm_blasint)(p->M > 1 ? p->c_rs : p->N);
     if (lda < m || ldb < k || ldc < m) return MB_ENOTSUP;
     float alpha = 1.0f, beta = p->beta;

@@ -32,7 +32,9 @@ static inline __m256i tail_mask(int n)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* R rows x NV vectors; DIRECT: unpacked A (a_rs, a_cs) and B (b_rs, masked last vector). */
+/* R rows x NV vectors; DIRECT: unpacked A (a_rs, a_cs) and B (b_rs, masked last vector). R, NV and
+ * DIRECT are constants at every call; the unroll pragmas make gcc -O2 unroll the row / vector loops
+ * fully, without which acc[][] stays on the stack (gcc -O2 does not unroll them by itself). */
 static inline __attribute__((always_inline)) void body(const int R, const int NV, const int DIRECT, int64_t k,
                                                        const float *a, int64_t a_rs, int64_t a_cs, const float *b,
                                                        int64_t b_rs, float *c, int64_t c_rs, int64_t c_cs, int mr,
@@ -40,25 +42,32 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
                                                        const float *bias)
 {
     __m256 acc[MR][2];
-    _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();
+#pragma GCC unroll 16
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();
     if (DIRECT) {
         const __m256i bm = tail_mask(nr - 8 * (NV - 1));
         const float *ar[MR];
-        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) ar[i] = a + (i < mr ? i : mr - 1) * a_rs;
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++) ar[i] = a + (i < mr ? i : mr - 1) * a_rs;
         for (int64_t p = 0; p < k; p++) {
             __m256 bv[2];
-            _Pragma("GCC unroll 16") for (int v = 0; v < NV - 1; v++) bv[v] = _mm256_loadu_ps(b + p * b_rs + 8 * v);
+#pragma GCC unroll 16
+            for (int v = 0; v < NV - 1; v++) bv[v] = _mm256_loadu_ps(b + p * b_rs + 8 * v);
             bv[NV - 1] = _mm256_maskload_ps(b + p * b_rs + 8 * (NV - 1), bm);
-            _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
+#pragma GCC unroll 16
+            for (int i = 0; i < R; i++) {
                 __m256 av = _mm256_broadcast_ss(&ar[i][p * a_cs]);
-                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
+#pragma GCC unroll 16
+                for (int v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
             }
         }
     } else {
         for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
             __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-            _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
+#pragma GCC unroll 16
+            for (int i = 0; i < R; i++) {
                 __m256 av = _mm256_broadcast_ss(&a[i]);
                 acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
                 acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
@@ -68,10 +77,12 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
     const float alpha = *alpha_p, beta = *beta_p;
     if (c_cs == 1) {
         const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; v++) {
             const int w = nr - 8 * v;
             const __m256i m = tail_mask(w);
-            _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
+#pragma GCC unroll 16
+            for (int i = 0; i < R; i++) {
                 if (i >= mr) break;
                 float *cp = c + i * c_rs + 8 * v;
                 __m256 r = _mm256_mul_ps(va, acc[i][v]);
@@ -88,8 +99,10 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
         }
     } else {
         float t[MR * 16];
-        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)
-            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) _mm256_storeu_ps(t + i * 16 + 8 * v, acc[i][v]);
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++)
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; v++) _mm256_storeu_ps(t + i * 16 + 8 * v, acc[i][v]);
         mb_gemm_store_tile(t, 16, c, c_rs, c_cs, mr, nr, alpha, beta, bias);
     }
 }
@@ -101,15 +114,18 @@ static void ukr_packed(int64_t k, const float *a, const float *b, float *c, int6
     body(MR, 2, 0, k, a, 1, MR, b, NR, c, c_rs, c_cs, mr, nr, alpha, beta, bias);
 }
 
-#define DIRECT_CASE(R)                                                                                                \
-    case R:                                                                                                           \
-        if (nr > 8) body(R, 2, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);               \
-        else body(R, 1, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);                      \
+#define DIRECT_CASE(R)                                                                                                 \
+    case R:                                                                                                            \
+        if (nr > 8)                                                                                                    \
+            body(R, 2, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);                        \
+        else                                                                                                           \
+            body(R, 1, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);                        \
         break;
 
 /* in place: specialised on the row count and on 1 or 2 vectors */
 static void ukr_direct(int64_t k, const float *a, int64_t a_rs, int64_t a_cs, const float *b, int64_t b_rs, float *c,
-                       int64_t c_rs, int64_t c_cs, int mr, int nr, const float *alpha, const float *beta, const float *bias)
+                       int64_t c_rs, int64_t c_cs, int mr, int nr, const float *alpha, const float *beta,
+                       const float *bias)
 {
     switch (mr) {
         DIRECT_CASE(1)
@@ -122,31 +138,34 @@ static void ukr_direct(int64_t k, const float *a, int64_t a_rs, int64_t a_cs, co
 }
 
 /* the whole item in registers (up to 2 x MR rows: a full 6-row tile, then R rows), loop over the batch */
-static inline __attribute__((always_inline)) void batch_loop(const int R, const int NV, const int TWO,
-                                                             const struct mb_gemm *p, int64_t b0, int64_t b1,
-                                                             const float *bias)
+static inline __attribute__((always_inline)) void
+batch_loop(const int R, const int NV, const int TWO, const struct mb_gemm *p, int64_t b0, int64_t b1, const float *bias)
 {
     struct mb_gemm_iter it;
     mb_gemm_iter_init(&it, p, b0);
     const int64_t ao = TWO ? MR * p->a_rs : 0, co = TWO ? MR * p->c_rs : 0;
     for (int64_t b = b0; b < b1; b++, mb_gemm_iter_next(&it, p)) {
         if (TWO)
-            body(MR, NV, 1, p->K, p->A + it.oa, p->a_rs, p->a_cs, p->B + it.ob, p->b_rs, p->C + it.oc, p->c_rs,
-                 p->c_cs, MR, (int)p->N, &p->alpha, &p->beta, bias);
+            body(MR, NV, 1, p->K, p->A + it.oa, p->a_rs, p->a_cs, p->B + it.ob, p->b_rs, p->C + it.oc, p->c_rs, p->c_cs,
+                 MR, (int)p->N, &p->alpha, &p->beta, bias);
         body(R, NV, 1, p->K, p->A + it.oa + ao, p->a_rs, p->a_cs, p->B + it.ob, p->b_rs, p->C + it.oc + co, p->c_rs,
              p->c_cs, R, (int)p->N, &p->alpha, &p->beta, bias);
     }
 }
 
-#define BATCH_CASE(R)                                                                                                 \
-    case R:                                                                                                           \
-        if (two) {                                                                                                    \
-            if (p->N > 8) batch_loop(R, 2, 1, p, b0, b1, bias);                                                       \
-            else batch_loop(R, 1, 1, p, b0, b1, bias);                                                                \
-        } else {                                                                                                      \
-            if (p->N > 8) batch_loop(R, 2, 0, p, b0, b1, bias);                                                       \
-            else batch_loop(R, 1, 0, p, b0, b1, bias);                                                                \
-        }                                                                                                             \
+#define BATCH_CASE(R)                                                                                                  \
+    case R:                                                                                                            \
+        if (two) {                                                                                                     \
+            if (p->N > 8)                                                                                              \
+                batch_loop(R, 2, 1, p, b0, b1, bias);                                                                  \
+            else                                                                                                       \
+                batch_loop(R, 1, 1, p, b0, b1, bias);                                                                  \
+        } else {                                                                                                       \
+            if (p->N > 8)                                                                                              \
+                batch_loop(R, 2, 0, p, b0, b1, bias);                                                                  \
+            else                                                                                                       \
+                batch_loop(R, 1, 0, p, b0, b1, bias);                                                                  \
+        }                                                                                                              \
         break;
 
 static void ukr_batch(const struct mb_gemm *p, int64_t b0, int64_t b1, const float *bias)

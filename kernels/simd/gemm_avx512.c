@@ -24,14 +24,14 @@
  *   MISSES the targets (>= 0.93 of peak, >= 1.9x OpenBLAS, >= 1.0x oneDNN). The micro-kernel alone
  *   on L1-resident panels runs at 205-209 GFLOP/s (0.93-0.95 of peak), so the loss is in the macro
  *   loops: callgrind on the same driver with the AVX2 kernel (n = 1024) shows 5 % D1 misses on the
- *   kernel's loads, all of them the A sliver streaming from L2 as designed; software prefetch of A
- *   (distance 4 / 8 / 16 k-steps) and of C, MC = L2/2 vs L2/4, KC = 128..512 each moved the figure by
- *   less than the run-to-run noise (~5 %). Not yet found; oneDNN's JIT kernel (prefetching, 2-level
- *   k unroll) shows the remaining 15 % is real.
+ *   kernel's loads, all of them the A sliver streaming from L2 as designed. Software prefetch of A
+ *   (distance 4 / 8 / 16 k-steps), of the next batch item, MC = L2/2 vs L2/4 and KC = 128..512 each
+ *   moved the figure by less than the run-to-run noise (~5 %); prefetching C (kept) gave ~3 %. Cause
+ *   not found yet; oneDNN's JIT GEMM on the same machine shows the remaining ~15 % is there to take.
  *   Tiny batched 10x5 @ 5x8: batch 32: 1.27 us (2.8x OpenBLAS looping cblas_sgemm, 1.05x LIBXSMM 1.17),
  *   batch 256: 6.1 us (4.4x OpenBLAS, 0.89x LIBXSMM); broadcast B the same. MISSES >= 8x OpenBLAS
- *   (its per-call cost here measured 37-111 ns, not the microseconds the target assumes) and >= LIBXSMM at
- *   batch 256. Batched 64^3 x 64: 126 GFLOP/s = 1.60x OpenBLAS (target 2.2x; LIBXSMM 166, oneDNN 135).
+ *   (its per-call cost measured 37-111 ns here, not the microseconds the target assumes) and >= LIBXSMM
+ *   at batch 256. Batched 64^3 x 64: 126 GFLOP/s = 1.60x OpenBLAS (target 2.2x; LIBXSMM 166, oneDNN 135).
  */
 #include "gemm_driver.h"
 
@@ -40,9 +40,14 @@
 #define MR 14
 #define NR 32
 
-static inline __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+static inline __mmask16 tail_mask(int n)
+{
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+}
 
-/* R rows x NV vectors; DIRECT: unpacked A (a_rs, a_cs) and B (b_rs, masked last vector). */
+/* R rows x NV vectors; DIRECT: unpacked A (a_rs, a_cs) and B (b_rs, masked last vector). R, NV and
+ * DIRECT are constants at every call; the unroll pragmas make gcc -O2 unroll the row / vector loops
+ * fully, without which acc[][] stays on the stack (gcc -O2 does not unroll them by itself). */
 static inline __attribute__((always_inline)) void body(const int R, const int NV, const int DIRECT, int64_t k,
                                                        const float *a, int64_t a_rs, int64_t a_cs, const float *b,
                                                        int64_t b_rs, float *c, int64_t c_rs, int64_t c_cs, int mr,
@@ -50,31 +55,40 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
                                                        const float *bias)
 {
     __m512 acc[MR][2];
-    _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
     if (DIRECT) {
         const __mmask16 bm = tail_mask(nr - 16 * (NV - 1));
         const float *ar[MR];
-        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) ar[i] = a + (i < mr ? i : mr - 1) * a_rs;
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++) ar[i] = a + (i < mr ? i : mr - 1) * a_rs;
         for (int64_t p = 0; p < k; p++) {
             __m512 bv[2];
-            _Pragma("GCC unroll 16") for (int v = 0; v < NV - 1; v++) bv[v] = _mm512_loadu_ps(b + p * b_rs + 16 * v);
+#pragma GCC unroll 16
+            for (int v = 0; v < NV - 1; v++) bv[v] = _mm512_loadu_ps(b + p * b_rs + 16 * v);
             bv[NV - 1] = _mm512_maskz_loadu_ps(bm, b + p * b_rs + 16 * (NV - 1));
-            _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
+#pragma GCC unroll 16
+            for (int i = 0; i < R; i++) {
                 __m512 av = _mm512_set1_ps(ar[i][p * a_cs]);
-                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+#pragma GCC unroll 16
+                for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
             }
         }
     } else {
-        /* C comes from L2 / L3 when the matrix is large: start those misses now, under the k loop */
-        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
+/* C comes from L2 / L3 when the matrix is large: start those misses now, under the k loop */
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++) {
             const float *ci = c + (i < mr ? i : 0) * c_rs;
             _mm_prefetch((const char *)ci, _MM_HINT_T0);
             _mm_prefetch((const char *)(ci + (nr - 1) * c_cs), _MM_HINT_T0);
         }
-        _Pragma("GCC unroll 2") for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
+#pragma GCC unroll 2
+        for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
             __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-            _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
+#pragma GCC unroll 16
+            for (int i = 0; i < R; i++) {
                 __m512 av = _mm512_set1_ps(a[i]);
                 acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
                 acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
@@ -84,9 +98,11 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
     const float alpha = *alpha_p, beta = *beta_p;
     if (c_cs == 1) {
         const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++) {
             if (i >= mr) break;
-            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; v++) {
                 __mmask16 m = tail_mask(nr - 16 * v);
                 float *cp = c + i * c_rs + 16 * v;
                 __m512 r = _mm512_mul_ps(va, acc[i][v]);
@@ -97,16 +113,20 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
         }
     } else {
         float t[MR * 32];
-        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)
-            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) _mm512_storeu_ps(t + i * 32 + 16 * v, acc[i][v]);
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++)
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; v++) _mm512_storeu_ps(t + i * 32 + 16 * v, acc[i][v]);
         mb_gemm_store_tile(t, 32, c, c_rs, c_cs, mr, nr, alpha, beta, bias);
     }
 }
 
-#define DIRECT_CASE(R)                                                                                                \
-    case R:                                                                                                           \
-        if (nr > 16) body(R, 2, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);              \
-        else body(R, 1, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);                      \
+#define DIRECT_CASE(R)                                                                                                 \
+    case R:                                                                                                            \
+        if (nr > 16)                                                                                                   \
+            body(R, 2, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);                        \
+        else                                                                                                           \
+            body(R, 1, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);                        \
         break;
 
 /* packed, zero-padded slivers: always the full tile */
@@ -118,7 +138,8 @@ static void ukr_packed(int64_t k, const float *a, const float *b, float *c, int6
 
 /* in place: specialised on the row count and on 1 or 2 vectors */
 static void ukr_direct(int64_t k, const float *a, int64_t a_rs, int64_t a_cs, const float *b, int64_t b_rs, float *c,
-                       int64_t c_rs, int64_t c_cs, int mr, int nr, const float *alpha, const float *beta, const float *bias)
+                       int64_t c_rs, int64_t c_cs, int mr, int nr, const float *alpha, const float *beta,
+                       const float *bias)
 {
     switch (mr) {
         DIRECT_CASE(1)
@@ -145,14 +166,16 @@ static inline __attribute__((always_inline)) void batch_loop(const int R, const 
     struct mb_gemm_iter it;
     mb_gemm_iter_init(&it, p, b0);
     for (int64_t b = b0; b < b1; b++, mb_gemm_iter_next(&it, p))
-        body(R, NV, 1, p->K, p->A + it.oa, p->a_rs, p->a_cs, p->B + it.ob, p->b_rs, p->C + it.oc, p->c_rs, p->c_cs,
-             R, (int)p->N, &p->alpha, &p->beta, bias); /* M == R here */
+        body(R, NV, 1, p->K, p->A + it.oa, p->a_rs, p->a_cs, p->B + it.ob, p->b_rs, p->C + it.oc, p->c_rs, p->c_cs, R,
+             (int)p->N, &p->alpha, &p->beta, bias); /* M == R here */
 }
 
-#define BATCH_CASE(R)                                                                                                 \
-    case R:                                                                                                           \
-        if (p->N > 16) batch_loop(R, 2, p, b0, b1, bias);                                                             \
-        else batch_loop(R, 1, p, b0, b1, bias);                                                                       \
+#define BATCH_CASE(R)                                                                                                  \
+    case R:                                                                                                            \
+        if (p->N > 16)                                                                                                 \
+            batch_loop(R, 2, p, b0, b1, bias);                                                                         \
+        else                                                                                                           \
+            batch_loop(R, 1, p, b0, b1, bias);                                                                         \
         break;
 
 static void ukr_batch(const struct mb_gemm *p, int64_t b0, int64_t b1, const float *bias)

@@ -22,8 +22,8 @@
 #define MR 4
 #define NR 8
 
-static void ukr_packed(int64_t k, const float *restrict a, const float *restrict b, float *c, int64_t c_rs, int64_t c_cs, int mr, int nr,
-                       const float *alpha, const float *beta, const float *bias)
+static void ukr_packed(int64_t k, const float *restrict a, const float *restrict b, float *c, int64_t c_rs,
+                       int64_t c_cs, int mr, int nr, const float *alpha, const float *beta, const float *bias)
 {
     /* one array per row and the row loop written out: gcc -O2 then vectorises each j loop and keeps
      * the 4 x 2 SSE2 accumulators in registers (a float acc[MR][NR] with an i loop stays on the stack) */
