@@ -261,8 +261,8 @@ enum mb_status mb_case_eval(struct mb_opctx *c, const struct mb_case *cs, struct
     if (!strcmp(op, "tensordot")) {
         if (cs->axes_a_n >= 0 || cs->axes_b_n >= 0) {
             if (cs->axes_a_n != cs->axes_b_n)
-                return mb_op_error(c, "tensordot: axes_a has %d entries but axes_b has %d", cs->axes_a_n,
-                                   cs->axes_b_n);
+                return mb_op_error(c, "tensordot: axis lists differ in length: axes_a has %d entries, axes_b %d",
+                                   cs->axes_a_n, cs->axes_b_n);
             return mb_op_tensordot(c, a, b, cs->axes_a_n, cs->axes_a, cs->axes_b, out);
         }
         if (cs->axes_n == 1) {
@@ -283,8 +283,14 @@ enum mb_status mb_case_eval(struct mb_opctx *c, const struct mb_case *cs, struct
     if (!strcmp(op, "attention"))
         return mb_op_attention(c, a, b, &cs->in[2], cs->ninputs > 3 ? &cs->in[3] : NULL, cs->has_scale, cs->scale,
                                cs->causal, out, cs->extra_output[0] ? extra : NULL);
-    if (!strcmp(op, "transpose"))
+    if (!strcmp(op, "transpose")) {
+        if (cs->perm_n == 0 && a->ndim > 0) { /* an explicit empty perm is not "no perm" */
+            char sa[256];
+            return mb_op_error(c, "transpose: axis: perm () is not a permutation of the %d axes of %s", a->ndim,
+                               mb_shape_str(a->ndim, a->shape, sa, sizeof sa));
+        }
         return mb_op_transpose(c, a, cs->perm_n > 0 ? cs->perm_n : 0, cs->perm_n > 0 ? cs->perm : NULL, out);
+    }
     if (!strcmp(op, "concatenate")) return mb_op_concatenate(c, cs->ninputs, in, axis, out);
     if (!strcmp(op, "stack")) return mb_op_stack(c, cs->ninputs, in, axis, out);
     if (!strcmp(op, "expand_dims")) return mb_op_expand_dims(c, a, axis, out);

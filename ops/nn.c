@@ -89,9 +89,37 @@ static enum mb_status expand(struct mb_opctx *c, const struct mb_tensor *x, int 
     return mb_materialize(c, "attention", x, nb + 2, shape, y);
 }
 
+/* Leading-dims broadcast of the first nt tensors (each minus its last two dims) into batch[0..*n). */
+static enum mb_status broadcast_batch(struct mb_opctx *c, int nt, const struct mb_tensor *const *t, int *n,
+                                      int64_t *batch, const char *sq, const char *sk, const char *sv)
+{
+    *n = 0;
+    for (int i = 0; i < nt; i++)
+        if (t[i]->ndim - 2 > *n) *n = t[i]->ndim - 2;
+    for (int i = 0; i < *n; i++) { /* i counts from the right of the batch part */
+        int64_t d[3] = {1, 1, 1}, r = 1;
+        for (int j = 0; j < nt; j++) {
+            int lead = t[j]->ndim - 2;
+            d[j] = i < lead ? t[j]->shape[lead - 1 - i] : 1;
+            if (d[j] != 1) r = d[j];
+        }
+        for (int j = 0; j < nt; j++)
+            if (d[j] != 1 && d[j] != r)
+                return mb_op_error(c,
+                                   "attention: batch dims cannot broadcast: batch axis %d from the right: q %lld, k "
+                                   "%lld, v %lld (q: %s, k: %s, v: %s)",
+                                   -(i + 1), (long long)d[0], (long long)d[1], (long long)d[2], sq, sk, sv);
+        batch[*n - 1 - i] = r;
+    }
+    return MB_OK;
+}
+
+/* Shapes of attention (SEMANTICS §11, as torch computes it): the scores/weights are
+ * broadcast(q, k batch) + (L, S) and the mask must broadcast to THAT; the output's batch also
+ * broadcasts v's batch (weights @ v). full = output batch + (L, S), qk = scores batch + (L, S). */
 static enum mb_status check_attention(struct mb_opctx *c, const struct mb_tensor *q, const struct mb_tensor *k,
                                       const struct mb_tensor *v, const struct mb_tensor *mask, int *nb,
-                                      int64_t *scores)
+                                      int64_t *full, int *nqk, int64_t *qk)
 {
     char sq[256], sk[256], sv[256], sm[256], ss[256];
     mb_shape_str(q->ndim, q->shape, sq, sizeof sq);
@@ -105,36 +133,20 @@ static enum mb_status check_attention(struct mb_opctx *c, const struct mb_tensor
     if (k->shape[k->ndim - 2] != v->shape[v->ndim - 2])
         return mb_op_error(c, "attention: dimension mismatch: k.shape[-2]=%lld vs v.shape[-2]=%lld (k: %s, v: %s)",
                            (long long)k->shape[k->ndim - 2], (long long)v->shape[v->ndim - 2], sk, sv);
-    /* leading dims: three-way NumPy broadcast */
     const struct mb_tensor *t[3] = {q, k, v};
-    int n = 0;
-    for (int i = 0; i < 3; i++)
-        if (t[i]->ndim - 2 > n) n = t[i]->ndim - 2;
-    for (int i = 0; i < n; i++) { /* i counts from the right of the batch part */
-        int64_t d[3], r = 1;
-        for (int j = 0; j < 3; j++) {
-            int lead = t[j]->ndim - 2;
-            d[j] = i < lead ? t[j]->shape[lead - 1 - i] : 1;
-            if (d[j] != 1) r = d[j];
-        }
-        for (int j = 0; j < 3; j++)
-            if (d[j] != 1 && d[j] != r)
-                return mb_op_error(c,
-                                   "attention: batch dims cannot broadcast: batch axis %d from the right: q %lld, k "
-                                   "%lld, v %lld (q: %s, k: %s, v: %s)",
-                                   -(i + 1), (long long)d[0], (long long)d[1], (long long)d[2], sq, sk, sv);
-        scores[n - 1 - i] = r;
-    }
-    scores[n] = q->shape[q->ndim - 2];
-    scores[n + 1] = k->shape[k->ndim - 2];
-    *nb = n;
+    enum mb_status s;
+    if ((s = broadcast_batch(c, 3, t, nb, full, sq, sk, sv)) != MB_OK ||
+        (s = broadcast_batch(c, 2, t, nqk, qk, sq, sk, sv)) != MB_OK)
+        return s;
+    full[*nb] = qk[*nqk] = q->shape[q->ndim - 2];
+    full[*nb + 1] = qk[*nqk + 1] = k->shape[k->ndim - 2];
     if (!mask) return MB_OK;
     mb_shape_str(mask->ndim, mask->shape, sm, sizeof sm);
-    mb_shape_str(n + 2, scores, ss, sizeof ss);
-    if (mask->ndim > n + 2)
+    mb_shape_str(*nqk + 2, qk, ss, sizeof ss);
+    if (mask->ndim > *nqk + 2)
         return mb_op_error(c, "attention: mask %s has more dims than the scores %s: cannot broadcast", sm, ss);
     for (int i = 0; i < mask->ndim; i++) {
-        int64_t dm = mask->shape[mask->ndim - 1 - i], dsc = scores[n + 1 - i];
+        int64_t dm = mask->shape[mask->ndim - 1 - i], dsc = qk[*nqk + 1 - i];
         if (dm != dsc && dm != 1)
             return mb_op_error(c, "attention: mask %s does not broadcast to the scores %s: axis %d: %lld vs %lld", sm,
                                ss, -(i + 1), (long long)dm, (long long)dsc);
@@ -142,32 +154,14 @@ static enum mb_status check_attention(struct mb_opctx *c, const struct mb_tensor
     return MB_OK;
 }
 
-enum mb_status mb_op_attention(struct mb_opctx *c, const struct mb_tensor *q, const struct mb_tensor *k,
-                               const struct mb_tensor *v, const struct mb_tensor *mask, bool has_scale, float scale,
-                               bool causal, struct mb_tensor *out, struct mb_tensor *weights)
+/* One mb_attention over the batch shape scores[0..nb) (+ (L, S)); out/weights (either may be NULL)
+ * are laid out in that batch shape. */
+static enum mb_status run_attention(struct mb_opctx *c, struct mb_attention p, int nb, const int64_t *scores,
+                                    const struct mb_tensor *q, const struct mb_tensor *k, const struct mb_tensor *v,
+                                    const struct mb_tensor *mask, const struct mb_tensor *out,
+                                    const struct mb_tensor *weights)
 {
-    memset(out, 0, sizeof *out);
-    if (weights) memset(weights, 0, sizeof *weights);
-    int nb = 0;
-    int64_t scores[MB_MAX_DIMS + 2], oshape[MB_MAX_DIMS];
-    enum mb_status s = check_attention(c, q, k, v, mask, &nb, scores);
-    if (s != MB_OK) return s;
-    const int64_t L = q->shape[q->ndim - 2], S = k->shape[k->ndim - 2], D = q->shape[q->ndim - 1],
-                  Dv = v->shape[v->ndim - 1];
-    memcpy(oshape, scores, (size_t)nb * sizeof *oshape);
-    oshape[nb] = L;
-    oshape[nb + 1] = Dv;
-    if ((s = mb_out_alloc(c, "attention", out, nb + 2, oshape)) != MB_OK) return s;
-    if (weights && (s = mb_out_alloc(c, "attention", weights, nb + 2, scores)) != MB_OK) goto fail;
-
-    struct mb_attention p = {
-        .Tq = L,
-        .Tk = S,
-        .D = D,
-        .Dv = Dv,
-        .scale = has_scale ? scale : (float)(1.0 / sqrt((double)D)),
-        .causal = causal,
-    };
+    enum mb_status s;
     /* the mask in the scores' coordinates: batch strides, then (query, key) strides */
     int64_t mfull[MB_MAX_DIMS + 2] = {0};
     if (mask) mb_broadcast_strides(mask, nb + 2, scores, mfull);
@@ -179,7 +173,7 @@ enum mb_status mb_op_attention(struct mb_opctx *c, const struct mb_tensor *q, co
         if ((s = expand(c, q, nb, scores, &cq)) != MB_OK || (s = expand(c, k, nb, scores, &ck)) != MB_OK ||
             (s = expand(c, v, nb, scores, &cv)) != MB_OK ||
             (mask && (s = mb_materialize(c, "attention", mask, nb + 2, scores, &cm)) != MB_OK))
-            goto fail_copies;
+            goto done;
         uq = &cq, uk = &ck, uv = &cv, um = mask ? &cm : NULL;
         if (um) memcpy(mfull, cm.strides, (size_t)(nb + 2) * sizeof *mfull);
         lower_batch(&p, nb, scores, uq, uk, uv, um, mfull, out, weights);
@@ -191,12 +185,58 @@ enum mb_status mb_op_attention(struct mb_opctx *c, const struct mb_tensor *q, co
     if (um) p.mask = um->data, p.m_qs = mfull[nb], p.m_ks = mfull[nb + 1];
     if (weights) p.w = weights->data, p.w_qs = weights->strides[nb], p.w_ks = weights->strides[nb + 1];
     s = mb_run_attention(c, &p);
-fail_copies:
+done:
     mb_tensor_free(&cq);
     mb_tensor_free(&ck);
     mb_tensor_free(&cv);
     mb_tensor_free(&cm);
-    if (s == MB_OK) return MB_OK;
+    return s;
+}
+
+enum mb_status mb_op_attention(struct mb_opctx *c, const struct mb_tensor *q, const struct mb_tensor *k,
+                               const struct mb_tensor *v, const struct mb_tensor *mask, bool has_scale, float scale,
+                               bool causal, struct mb_tensor *out, struct mb_tensor *weights)
+{
+    memset(out, 0, sizeof *out);
+    if (weights) memset(weights, 0, sizeof *weights);
+    int nb = 0, nqk = 0;
+    int64_t full[MB_MAX_DIMS + 2], qk[MB_MAX_DIMS + 2], oshape[MB_MAX_DIMS];
+    enum mb_status s = check_attention(c, q, k, v, mask, &nb, full, &nqk, qk);
+    if (s != MB_OK) return s;
+    const int64_t L = q->shape[q->ndim - 2], D = q->shape[q->ndim - 1], Dv = v->shape[v->ndim - 1];
+    memcpy(oshape, full, (size_t)nb * sizeof *oshape);
+    oshape[nb] = L;
+    oshape[nb + 1] = Dv;
+    if ((s = mb_out_alloc(c, "attention", out, nb + 2, oshape)) != MB_OK) return s;
+    if (weights && (s = mb_out_alloc(c, "attention", weights, nqk + 2, qk)) != MB_OK) goto fail;
+
+    const struct mb_attention p = {
+        .Tq = L,
+        .Tk = k->shape[k->ndim - 2],
+        .D = D,
+        .Dv = Dv,
+        .scale = has_scale ? scale : (float)(1.0 / sqrt((double)D)),
+        .causal = causal,
+    };
+    /* v widens the batch beyond the scores' (e.g. q, k (1,L,d), v (2,S,dv)): the weights have the
+     * scores' shape, so they come from a second pass over the scores batch with v's batch broadcast
+     * (the weights don't depend on v) instead of being written once per v batch. */
+    bool same = nb == nqk && !memcmp(full, qk, (size_t)nb * sizeof *full);
+    if ((s = run_attention(c, p, nb, full, q, k, v, mask, out, same ? weights : NULL)) != MB_OK) goto fail;
+    if (weights && !same) {
+        struct mb_tensor v0 = *v, tmp = {0};
+        v0.ndim = 2; /* v's first (L, S) slice: batch strides all 0 */
+        v0.shape[0] = v->shape[v->ndim - 2], v0.shape[1] = Dv;
+        v0.strides[0] = v->strides[v->ndim - 2], v0.strides[1] = v->strides[v->ndim - 1];
+        memcpy(oshape, qk, (size_t)nqk * sizeof *oshape);
+        oshape[nqk] = L;
+        oshape[nqk + 1] = Dv;
+        if ((s = mb_out_alloc(c, "attention", &tmp, nqk + 2, oshape)) != MB_OK) goto fail;
+        s = run_attention(c, p, nqk, qk, q, k, &v0, mask, &tmp, weights);
+        mb_tensor_free(&tmp);
+        if (s != MB_OK) goto fail;
+    }
+    return MB_OK;
 fail:
     mb_tensor_free(out);
     if (weights) mb_tensor_free(weights);

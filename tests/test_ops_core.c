@@ -424,6 +424,39 @@ static void test_attention_values(void **state)
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) mb_tensor_free(all[i]);
 }
 
+/* v may widen the batch (weights @ v broadcasts), but the weights keep the scores' shape
+ * broadcast(q, k batch) + (L, S), and the mask must broadcast to that (SEMANTICS §11; torch). */
+static void test_attention_v_widens_batch(void **state)
+{
+    (void)state;
+    struct mb_tensor q = RND(1, 1, 5), k = RND(1, 2, 5), v = RND(2, 2, 3), m = RND(1, 2), o, w, o1, w1;
+    m.data[0] = 1.0f, m.data[1] = 1.0f;
+    struct mb_tensor v1 = v; /* v's first batch item as its own (1,2,3) tensor */
+    v1.shape[0] = 1;
+    for (int var = 0; var < g_nvar; var++) {
+        struct mb_opctx c = ctx(g_variants[var]);
+        assert_int_equal(mb_op_attention(&c, &q, &k, &v, &m, false, 0, false, &o, &w), MB_OK);
+        assert_shape(&o, 3, SH(2, 1, 3));
+        assert_shape(&w, 3, SH(1, 1, 2));
+        assert_int_equal(mb_op_attention(&c, &q, &k, &v1, &m, false, 0, false, &o1, &w1), MB_OK);
+        for (int j = 0; j < 2; j++) assert_float_equal(w.data[j], w1.data[j], 1e-7);
+        for (int b = 0; b < 2; b++)
+            for (int e = 0; e < 3; e++) {
+                double want = 0;
+                for (int j = 0; j < 2; j++) want += (double)w.data[j] * v.data[(b * 2 + j) * 3 + e];
+                assert_close(o.data[b * 3 + e], want, 2e-5, g_variants[var], b * 3 + e);
+            }
+        mb_tensor_free(&o), mb_tensor_free(&w), mb_tensor_free(&o1), mb_tensor_free(&w1);
+    }
+    /* a mask shaped like the widened batch does not broadcast to the scores (1,2,3) */
+    struct mb_tensor q2 = RND(1, 2, 4), k2 = RND(1, 3, 4), v2 = RND(3, 3, 2), m2 = RND(3, 2, 3);
+    struct mb_opctx c = ctx("naive");
+    EXPECT_ERROR(mb_op_attention(&c, &q2, &k2, &v2, &m2, false, 0, false, &o, &w), c, o, "attention", "broadcast",
+                 "(3,2,3)", "(1,2,3)");
+    struct mb_tensor *all[] = {&q, &k, &v, &m, &q2, &k2, &v2, &m2};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) mb_tensor_free(all[i]);
+}
+
 static void test_attention_errors(void **state)
 {
     (void)state;
@@ -591,7 +624,7 @@ int main(void)
         cmocka_unit_test(test_binary_collapse),  cmocka_unit_test(test_collapse_dims),
         cmocka_unit_test(test_div_ieee),         cmocka_unit_test(test_softmax_axes),
         cmocka_unit_test(test_softmax_edges),    cmocka_unit_test(test_attention_values),
-        cmocka_unit_test(test_attention_errors), cmocka_unit_test(test_transpose),
+        cmocka_unit_test(test_attention_errors), cmocka_unit_test(test_attention_v_widens_batch), cmocka_unit_test(test_transpose),
         cmocka_unit_test(test_concatenate_stack), cmocka_unit_test(test_expand_reshape),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
