@@ -321,6 +321,7 @@ static double bytes_transpose(const struct mb_op *op, const int64_t *a)
 
 /* ---- THE op table ------------------------------------------------------------------------------- */
 
+/* clang-format off */
 static const struct mb_op ops_table[] = {
     {"gemm", MB_KIND_GEMM, 0, 3, {"M", "N", "K"}, shapes_gemm, build_gemm, flops_gemm, bytes_gemm},
     {"bgemm", MB_KIND_GEMM, 0, 5, {"B", "M", "N", "K", "bcast"}, shapes_bgemm, build_gemm, flops_gemm, bytes_gemm},
@@ -329,17 +330,11 @@ static const struct mb_op ops_table[] = {
     {"add", MB_KIND_BINARY, MB_ADD, 1, {"shape"}, shapes_binary, build_binary, flops_binary, bytes_binary},
     {"mul", MB_KIND_BINARY, MB_MUL, 1, {"shape"}, shapes_binary, build_binary, flops_binary, bytes_binary},
     {"softmax", MB_KIND_SOFTMAX, 0, 2, {"R", "N"}, shapes_softmax, build_softmax, flops_softmax, bytes_softmax},
-    {"attention",
-     MB_KIND_ATTENTION,
-     0,
-     4,
-     {"BH", "S", "D", "causal"},
-     shapes_attention,
-     build_attention,
-     flops_attention,
-     bytes_attention},
+    {"attention", MB_KIND_ATTENTION, 0, 4, {"BH", "S", "D", "causal"}, shapes_attention, build_attention,
+        flops_attention, bytes_attention},
     {"transpose", MB_KIND_COPY, 0, 2, {"M", "N"}, shapes_transpose, build_transpose, flops_none, bytes_transpose},
 };
+/* clang-format on */
 
 /* ---- instances ------------------------------------------------------------------------------------ */
 
@@ -383,26 +378,30 @@ static void release(struct mb_instance *in)
     s->pb = NULL;
 }
 
-/* "skipped: CPU lacks avx512 (MB_NEED_AVX512)" for the first unmet need */
+/* "skipped: CPU lacks avx512 (MB_NEED_AVX512)" for the first unmet need; with MB_ISA set, the cap may be
+ * the reason rather than the CPU */
 static void unmet_message(const struct mb_kernel *k, char *msg, size_t msgsz)
 {
     static const struct {
         unsigned bit;
         const char *what, *flag;
-    } needs[] = {{MB_NEED_AVX512, "CPU lacks avx512", "MB_NEED_AVX512"},
-                 {MB_NEED_AVX2, "CPU lacks avx2+fma", "MB_NEED_AVX2"},
-                 {MB_NEED_NEON, "CPU lacks neon", "MB_NEED_NEON"},
-                 {MB_NEED_GPU, "no GPU", "MB_NEED_GPU"}};
+    } needs[] = {{MB_NEED_AVX512, "avx512", "MB_NEED_AVX512"},
+                 {MB_NEED_AVX2, "avx2+fma", "MB_NEED_AVX2"},
+                 {MB_NEED_NEON, "neon", "MB_NEED_NEON"}};
     unsigned missing = k->needs & MB_NEED_MASK & ~mb_cpu_features();
     const char *cap = getenv("MB_ISA");
     for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
         if (missing & needs[i].bit) {
-            snprintf(msg, msgsz, "skipped: %s (%s%s%s%s)", needs[i].what, needs[i].flag,
-                     RUNNING_ON_VALGRIND ? "; valgrind hides AVX-512" : "", cap && *cap ? "; MB_ISA=" : "",
-                     cap && *cap ? cap : "");
+            bool capped = cap && *cap;
+            snprintf(msg, msgsz, "skipped: %s %s (%s%s%s%s)", capped ? "ISA capped, no" : "CPU lacks", needs[i].what,
+                     needs[i].flag, needs[i].bit == MB_NEED_AVX512 && RUNNING_ON_VALGRIND ? "; valgrind hides it" : "",
+                     capped ? "; MB_ISA=" : "", capped ? cap : "");
             return;
         }
-    snprintf(msg, msgsz, "skipped: this machine cannot run %s", k->variant);
+    if (missing & MB_NEED_GPU)
+        snprintf(msg, msgsz, "skipped: no GPU (MB_NEED_GPU)");
+    else
+        snprintf(msg, msgsz, "skipped: this machine cannot run %s", k->variant);
 }
 
 /* the ceilings of pct_peak: the peak of the kernel's ISA (peers: the best the CPU has; portable kernels: the
