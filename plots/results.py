@@ -92,7 +92,9 @@ def load(rdir):
     for r in rows:
         name, agg = r["name"], None
         m = AGG_RE.search(name)
-        if m and name[:m.start()] in names:
+        # our names end in threads:<n>, so a suffix there is an aggregate even without its runs
+        # (--benchmark_report_aggregates_only)
+        if m and (name[:m.start()] in names or re.search(r"/threads:\d+$", name[:m.start()])):
             name, agg = name[:m.start()], m.group(1)
         if agg not in (None, "median"):
             continue

@@ -63,6 +63,11 @@ check "error rows are skipped" test "$(wc -l <"$data/batch-bgemm-M20-N5-K10-bcas
 check "repetitions collapse to one point per size" test "$(wc -l <"$data/size-gemm-t1__avx512.dat")" -eq 5
 med=$(awk -F, '$1 ~ /avx512\/M:256\/N:256\/K:256\/threads:1_median/ {printf "%g", $12 / 1e9}' $fix/matbench.csv)
 check "the repeated instance is plotted at its median" grep -qx "256 $med" "$data/size-gemm-t1__avx512.dat"
+# --benchmark_report_aggregates_only: the runs are gone, the median row still stands for the instance
+mkdir -p "$tmp/aggonly" "$tmp/aggdata"
+grep -v '^"gemm/avx512/M:256/N:256/K:256/threads:1",' $fix/matbench.csv >"$tmp/aggonly/matbench.csv"
+$py plots/results.py plan "$tmp/aggonly" "$tmp/aggdata" >/dev/null 2>&1
+check "aggregates only: the median is plotted" grep -qx "256 $med" "$tmp/aggdata/size-gemm-t1__avx512.dat"
 check "peers come from the context (blas libxsmm onednn)" grep -q "peers='blas libxsmm onednn'" "$tmp/jobs"
 check "speedup bars only where blas ran (no add/softmax)" \
     test "$(grep -c 'speedup-add\|speedup-softmax' "$tmp/jobs")" -eq 0
