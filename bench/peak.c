@@ -6,7 +6,7 @@
  * the baseline ISA (x86-64: SSE2, no FMA), so their ceiling is mul+add at that width ("sse2"; "scalar"
  * on other architectures).
  * Memory: STREAM triad a[i] = b[i] + s*c[i] on double arrays far larger than the LLC, 3 streams counted
- * (24 bytes per element, write-allocate traffic not counted, as STREAM), best of 5.
+ * (24 bytes per element, write-allocate traffic not counted, as STREAM), best of 3.
  * Measured once per process, only when something is timed; not under valgrind (it would take minutes and
  * measure the simulator).
  */
@@ -102,7 +102,7 @@ static double fma_gflops(double (*fn)(long long), int n)
     }
     reps = (long long)((double)reps * MB_PEAK_RUN_S / t) + 1;
     double best = 0.0;
-    for (int rep = 0; rep < (n == 1 ? 5 : 10); rep++) {
+    for (int rep = 0; rep < (n == 1 ? 4 : 8); rep++) {
         if (n == 1) {
             double c0 = thread_cpu();
             f = fn(reps);
@@ -130,7 +130,7 @@ static double triad_gbs(double *a, const double *b, const double *c, int64_t len
 {
     mb_machine_pin(n);
     double best = 0.0, s = 3.0;
-    for (int rep = 0; rep < 5; rep++) {
+    for (int rep = 0; rep < 3; rep++) {
         double (*clock)(void) = n == 1 ? thread_cpu : now; /* as fma_gflops */
         double t0 = clock();
 #pragma omp parallel for num_threads(n) schedule(static)
