@@ -192,10 +192,6 @@ def value(args, key):
     return next(v for k, v in args if k == key)
 
 
-def sortkey(v):
-    return (0, float(v), "") if num(v) is not None else (1, 0.0, v)
-
-
 # ---- plot plan ------------------------------------------------------------------------------------
 def plan(rdir, ddir, emit=True):
     """Write the gnuplot data files and return the jobs [(script, stem, code)]. emit=False only lists."""
