@@ -15,9 +15,9 @@ set samples 4000
 
 pv(p) = substr(p, 1, strstrt(p, '__') - 1)
 po(p) = substr(p, strstrt(p, '__') + 2, strlen(p))
-filled_ = "7 5 9 13 11 15"
+filled_ = "7 5 9 13 11 15 1 2 3"   # six filled/open pairs, then +, x, * (no open form)
 opt(o) = int(word(filled_, (windex(ops, o) - 1) % words(filled_) + 1))
-vopt(v, o) = ispeer(v) ? opt(o) - 1 : opt(o)   # gnuplot's open symbol is the filled one - 1
+vopt(v, o) = ispeer(v) && opt(o) > 4 ? opt(o) - 1 : opt(o)   # gnuplot's open symbol is the filled one - 1
 keypt(v) = ispeer(v) ? 6 : 7
 
 ntop = words(ceil_gf)
