@@ -14,7 +14,8 @@ set xtics rotate by 30 right scale 0 font ',10'
 # the first slanted label reaches left of the axis: reserve room for it (character units)
 set lmargin (maxlabel * 0.7 > 10 ? maxlabel * 0.7 : 10)
 set grid noxtics nomxtics ytics mytics
-set xrange [-0.6:nshapes - 0.4]
+pad = nshapes < 3 ? (3 - nshapes) / 2.0 + 0.6 : 0.6   # a lone cluster stays cluster-sized
+set xrange [-pad:nshapes - 1 + pad]
 set style fill solid border rgb '#333333'
 n = words(vars)
 bw = 0.8 / n
