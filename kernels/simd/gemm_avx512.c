@@ -55,16 +55,24 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
                                                        const float *bias)
 {
     __m512 acc[MR][2];
-#pragma GCC unroll 16
-    for (int i = 0; i < R; i++)
-#pragma GCC unroll 16
-        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
-    if (DIRECT) {
+    if (DIRECT) { /* k >= 1 always (K == 0 never reaches a micro-kernel): step 0 initialises acc */
         const __mmask16 bm = tail_mask(nr - 16 * (NV - 1));
         const float *ar[MR];
 #pragma GCC unroll 16
         for (int i = 0; i < R; i++) ar[i] = a + (i < mr ? i : mr - 1) * a_rs;
-        for (int64_t p = 0; p < k; p++) {
+        {
+            __m512 bv[2];
+#pragma GCC unroll 16
+            for (int v = 0; v < NV - 1; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
+            bv[NV - 1] = _mm512_maskz_loadu_ps(bm, b + 16 * (NV - 1));
+#pragma GCC unroll 16
+            for (int i = 0; i < R; i++) {
+                __m512 av = _mm512_set1_ps(ar[i][0]);
+#pragma GCC unroll 16
+                for (int v = 0; v < NV; v++) acc[i][v] = _mm512_mul_ps(av, bv[v]);
+            }
+        }
+        for (int64_t p = 1; p < k; p++) {
             __m512 bv[2];
 #pragma GCC unroll 16
             for (int v = 0; v < NV - 1; v++) bv[v] = _mm512_loadu_ps(b + p * b_rs + 16 * v);
@@ -77,6 +85,10 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
             }
         }
     } else {
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++)
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
 /* C comes from L2 / L3 when the matrix is large: start those misses now, under the k loop */
 #pragma GCC unroll 16
         for (int i = 0; i < R; i++) {
