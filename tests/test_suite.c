@@ -125,16 +125,22 @@ static void test_instance_lifecycle(void **state)
         if (strcmp(in[i].name, "bgemm/naive/B:4/M:10/N:8/K:5/bcast:0/threads:1") &&
             strcmp(in[i].name, "attention/naive/BH:1/S:128/D:64/causal:1/threads:1") &&
             strcmp(in[i].name, "add/naive/shape:32x20x10+20x1/threads:1") &&
-            strcmp(in[i].name, "transpose/naive/M:32/N:10/threads:1"))
+            strcmp(in[i].name, "transpose/naive/M:32/N:10/threads:1") &&
+            strcmp(in[i].name, "softmax/naive/R:4096/N:1024/threads:1"))
             continue;
         if (!in[i].prepare(&in[i], msg, sizeof msg)) fail_msg("%s: %s", in[i].name, msg);
         assert_true(in[i].run(&in[i], 3, msg, sizeof msg));
-        if (!RUNNING_ON_VALGRIND) assert_true(in[i].peak_flops > 0 && in[i].peak_bw > 0);
+        if (!RUNNING_ON_VALGRIND) { /* no memory roofline for a problem that fits in L2 */
+            int64_t l1d, l2, l3;
+            mb_machine_caches(&l1d, &l2, &l3);
+            assert_true(in[i].peak_flops > 0);
+            assert_int_equal(in[i].peak_bw > 0, in[i].bytes > (double)l2);
+        }
         in[i].release(&in[i]);
         in[i].release(&in[i]); /* idempotent */
         done++;
     }
-    assert_int_equal(done, 4);
+    assert_int_equal(done, 5);
 }
 
 /* ---- validation ---------------------------------------------------------------------------------- */
