@@ -13,12 +13,13 @@
  * MR x KC + KC x NR panel pair.
  *
  * Verdict on this machine (1 thread, per-thread CPU time, peers in the same run; AVX2 peak = 12-chain
- * ymm FMA loop, 117 GFLOP/s): n = 256 / 512 / 1024 / 2048: 98 / 95 / 86 / 76 GFLOP/s = 0.83 / 0.81 /
- * 0.73 / 0.65 of peak, 0.97 / 0.93 / 0.84 / 0.77x OpenBLAS (same ISA: its Haswell kernels).
+ * ymm FMA loop, 117.5 GFLOP/s): n = 256 / 512 / 1024 / 2048: 98 / 97 / 96 / 80 GFLOP/s = 0.83 / 0.82 /
+ * 0.82 / 0.68 of peak, 0.99 / 0.93 / 0.94 / 0.76x OpenBLAS (same ISA: its Haswell kernels).
  * MISSES >= 0.9 of peak; the kernel alone on L1-resident panels runs at 125 GFLOP/s (it was 71 while
  * gcc kept alpha and beta in two ymm registers across the k loop and spilled an accumulator: hence
  * alpha / beta by pointer in the micro-kernel contract). Tiny batched 10x5 @ 5x8: batch 32 1.19 us,
- * batch 256 6.1 us (3.0x / 4.4x OpenBLAS, 1.1x / 0.9x LIBXSMM); batched 64^3: 84 GFLOP/s (1.06x OpenBLAS).
+ * batch 256 6.2 us (3.0x / 4.3x OpenBLAS, 1.05x / 0.87x LIBXSMM); batched 64^3: 88 GFLOP/s (1.08x
+ * OpenBLAS).
  */
 #include "gemm_driver.h"
 

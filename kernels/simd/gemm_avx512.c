@@ -14,24 +14,29 @@
  * never MB_ENOTSUP; MB_ENOMEM only when x->work cannot hold one MR x KC + KC x NR panel pair.
  *
  * Verdict on this machine (Xeon SPR-class VM, 1 thread, best of 5, per-thread CPU time because
- * other sessions kept the 2 cores at load 4-8; peers in the same run; peak = 16-chain zmm FMA loop,
- * 219 GFLOP/s; OpenBLAS 0.3.21 with OPENBLAS_CORETYPE=Haswell, i.e. its AVX2 kernels):
+ * other sessions kept the 2 cores at load 3-8; peers in the same run; peak = 16-chain zmm FMA loop,
+ * 222 GFLOP/s; OpenBLAS 0.3.21 with OPENBLAS_CORETYPE=Haswell, i.e. its AVX2 kernels):
  *     n       GFLOP/s  of peak  x OpenBLAS  x oneDNN 2.6  x BLIS 0.9
- *     256     161      0.73     1.59        0.87         1.51
- *     512     160      0.73     1.57        0.88         1.52
- *     1024    143      0.65     1.40        0.86         1.43
- *     2048    138      0.63     1.38        0.83         1.37
- *   MISSES the targets (>= 0.93 of peak, >= 1.9x OpenBLAS, >= 1.0x oneDNN). The micro-kernel alone
- *   on L1-resident panels runs at 205-209 GFLOP/s (0.93-0.95 of peak), so the loss is in the macro
- *   loops: callgrind on the same driver with the AVX2 kernel (n = 1024) shows 5 % D1 misses on the
- *   kernel's loads, all of them the A sliver streaming from L2 as designed. Software prefetch of A
- *   (distance 4 / 8 / 16 k-steps), of the next batch item, MC = L2/2 vs L2/4 and KC = 128..512 each
- *   moved the figure by less than the run-to-run noise (~5 %); prefetching C (kept) gave ~3 %. Cause
- *   not found yet; oneDNN's JIT GEMM on the same machine shows the remaining ~15 % is there to take.
- *   Tiny batched 10x5 @ 5x8: batch 32: 1.27 us (2.8x OpenBLAS looping cblas_sgemm, 1.05x LIBXSMM 1.17),
- *   batch 256: 6.1 us (4.4x OpenBLAS, 0.89x LIBXSMM); broadcast B the same. MISSES >= 8x OpenBLAS
- *   (its per-call cost measured 37-111 ns here, not the microseconds the target assumes) and >= LIBXSMM
- *   at batch 256. Batched 64^3 x 64: 126 GFLOP/s = 1.60x OpenBLAS (target 2.2x; LIBXSMM 166, oneDNN 135).
+ *     256     162      0.73     1.64        0.91         1.60
+ *     512     154      0.69     1.47        0.90         1.49
+ *     1024    154      0.69     1.50        0.91         1.53
+ *     2048    151      0.68     1.42        0.89         1.40
+ *   (+-5 % between runs.) MISSES the targets (>= 0.93 of peak, >= 1.9x OpenBLAS, >= 1.0x oneDNN).
+ *   The micro-kernel alone on L1-resident panels runs at 205-209 GFLOP/s (0.93 of peak), so the loss
+ *   is in the macro loops: packing is ~8 % at n = 1024 (rdtsc around pack_a / pack_b; pack_a was
+ *   10 % before its loop order was fixed); callgrind of the same driver with the AVX2 kernel shows
+ *   5 % D1 misses on the kernel's loads, all of them the A sliver streaming from L2 as designed.
+ *   Software prefetch of A (4 / 8 / 16 k-steps ahead) or of the next batch item, MC = L2/2 vs L2/4 and
+ *   KC = 128..512 each moved the figure by less than the run-to-run noise; prefetching C (kept) ~3 %.
+ *   Tiny batched 10x5 @ 5x8 (whole item in registers, batch loop inside this file): batch 32: 1.30 us
+ *   (2.8x OpenBLAS looping cblas_sgemm, 0.96x LIBXSMM 1.17; broadcast B 1.20 us: 3.0x, 1.07x);
+ *   batch 256: 6.5 us (4.1x OpenBLAS, 0.83x LIBXSMM). MISSES >= 8x OpenBLAS (its per-call cost
+ *   measured 37-111 ns here, not the microseconds the target assumes) and >= LIBXSMM at batch 256
+ *   (~200 instructions per item against LIBXSMM's JIT code for the exact shape).
+ *   Batched 64^3 x 64: 132 GFLOP/s = 1.61x OpenBLAS (target 2.2x), 1.00x oneDNN, 0.78x LIBXSMM.
+ *   2 threads vs 1: not measurable while other sessions load the second core (wall-clock runs gave
+ *   less than 1x for OpenBLAS and oneDNN too). The split has no barriers or shared writes; the
+ *   ceiling is the measured 2-core FMA peak ratio (438 / 222 = 1.97x).
  */
 #include "gemm_driver.h"
 

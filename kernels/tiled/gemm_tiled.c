@@ -13,9 +13,9 @@
  * MR x KC + KC x NR panel pair.
  *
  * Verdict on this machine (1 thread, per-thread CPU time; baseline peak = 12 independent SSE2
- * mulps+addps chains, 40.7 GFLOP/s): n = 256 / 512 / 1024: 30.1 / 29.4 / 28.7 GFLOP/s = 0.74 / 0.72 /
- * 0.71 of that peak (target >= 0.35: met), 0.28-0.30x OpenBLAS's AVX2+FMA kernels, which is the price of
- * the baseline ISA (4-wide, no FMA), not of the blocking. Batched 64^3: 24 GFLOP/s.
+ * mulps+addps chains, 40.2 GFLOP/s): n = 256 / 512 / 1024: 28.7 / 29.9 / 30.1 GFLOP/s = 0.71 / 0.74 /
+ * 0.75 of that peak (target >= 0.35: met), 0.29x OpenBLAS's AVX2+FMA kernels, which is the price of
+ * the baseline ISA (4-wide, no FMA), not of the blocking. Batched 64^3: 23 GFLOP/s.
  */
 #include "gemm_driver.h"
 
