@@ -297,7 +297,8 @@ static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exe
     /* row-major A (unit column stride) small enough to stay in L2: the direct micro-kernel broadcasts
      * from A's rows in place (BLIS "sup" style) and only B is packed. Saves the A transpose-pack, a
      * fifth of the time at n = 256; measured slower once A outgrows L2 (n >= 1024), so packed there. */
-    bk.direct_a = u->direct != NULL && p->a_cs == 1 && p->M * p->K * 4 <= (x->l2 > 0 ? x->l2 : 1 << 20) / 2;
+    bk.direct_a =
+        u->direct != NULL && p->a_cs == 1 && (double)p->M * (double)p->K * 4 <= (x->l2 > 0 ? x->l2 : 1 << 20) / 2;
     if (p->M < bk.mc) bk.mc = mb_gemm_cdiv(p->M, MR) * MR;
     if (p->N < bk.nc) bk.nc = mb_gemm_cdiv(p->N, NR) * NR;
     size_t per = direct ? 0 : (size_t)(bk.mc * bk.kc + bk.kc * bk.nc);
