@@ -44,7 +44,8 @@
 /* The driver's packed micro-kernel: C[i][j] = alpha * (A B)[i][j] + beta * C[i][j] (+ bias[j]), i < mr, j < nr;
  * A(i,p) = a[p*MR + i], B(p,j) = b[p*NR + j]; beta == 0: C not read; bias NULL or nr contiguous floats. */
 static void ukr_packed(int64_t kc, const float *restrict a, const float *restrict b, float *restrict C, int64_t c_rs,
-                       int64_t c_cs, int mr, int nr, float alpha, float beta, const float *restrict bias)
+                       int64_t c_cs, int mr, int nr, const float *alpha_p, const float *beta_p,
+                       const float *restrict bias)
 {
     float32x4_t c00 = vdupq_n_f32(0.0f), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
     float32x4_t c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
@@ -62,6 +63,7 @@ static void ukr_packed(int64_t kc, const float *restrict a, const float *restric
         FMA_ROW(c60, c61, c62, a1, 2);
         FMA_ROW(c70, c71, c72, a1, 3);
     }
+    const float alpha = *alpha_p, beta = *beta_p; /* by pointer in the driver contract: read after the k loop */
     float t[MR][NR]; /* the finished tile, once per KC block: 24 stores against kc * 29 instructions */
     STORE_ROW(0, c00, c01, c02);
     STORE_ROW(1, c10, c11, c12);
@@ -90,6 +92,6 @@ static void ukr_packed(int64_t kc, const float *restrict a, const float *restric
 
 enum mb_status mb_gemm_neon(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, NULL};
+    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, NULL, NULL, 0};
     return mb_gemm_drive(p, x, &u);
 }
