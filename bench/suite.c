@@ -75,6 +75,17 @@ static uint64_t next_u64(uint64_t *s) /* splitmix64 */
     return z ^ (z >> 31);
 }
 
+/* realloc(p, n), zeroing what is new when p is NULL; dies on failure (an environment failure) */
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = p ? realloc(p, n) : calloc(1, n);
+    if (!q) {
+        fprintf(stderr, "%s:%d: cannot allocate %zu bytes\n", __FILE__, __LINE__, n);
+        exit(EXIT_FAILURE);
+    }
+    return q;
+}
+
 /* n floats, 64-byte aligned, uniform in [-1, 1) (random) or NaN (an output) */
 static float *fbuf(struct mb_problem *pb, int64_t n, bool random)
 {
@@ -438,11 +449,7 @@ static bool prepare(struct mb_instance *in, char *msg, size_t msgsz)
     /* bench-sim starts callgrind with --instr-atstart=no (start-up runs ~3x faster uninstrumented);
      * instrument from here so the run-once and validation warm the simulated caches as on hardware */
     if (mb_opts.sim) CALLGRIND_START_INSTRUMENTATION;
-    struct mb_problem *pb = s->pb = calloc(1, sizeof *pb);
-    if (!pb) {
-        fprintf(stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
-        exit(EXIT_FAILURE);
-    }
+    struct mb_problem *pb = s->pb = xrealloc(NULL, sizeof *pb);
     pb->rng = 0x6d62u; /* seed: op and shape, not the variant, so every variant computes the same problem */
     for (const char *c = s->op->name; *c; c++) pb->rng = pb->rng * 31 + (unsigned char)*c;
     for (int i = 0; i < s->op->nargs; i++) pb->rng = pb->rng * 1000003u + (uint64_t)s->a[i];
@@ -519,26 +526,14 @@ int mb_suite_instances(struct mb_instance **out)
             for (int si = 0; si < ns; si++) {
                 double flops = op->flops(op, shapes[si]), bytes = op->bytes(op, shapes[si]);
                 if (!in_budget(k, flops, bytes)) continue;
+                char args[100];
+                args_string(op, shapes[si], args, sizeof args);
                 for (int t = 0; t < ((k->needs & MB_FLAG_THREADED) && all > 1 ? 2 : 1); t++) {
-                    if (count == cap) {
-                        cap = cap ? 2 * cap : 256;
-                        list = realloc(list, sizeof *list * (size_t)cap);
-                        if (!list) {
-                            fprintf(stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
-                            exit(EXIT_FAILURE);
-                        }
-                    }
-                    struct mb_instance *in = &list[count++];
-                    struct mb_slot *s = calloc(1, sizeof *s);
-                    if (!s) {
-                        fprintf(stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
-                        exit(EXIT_FAILURE);
-                    }
-                    memset(in, 0, sizeof *in);
-                    s->op = op;
-                    memcpy(s->a, shapes[si], sizeof s->a);
-                    char args[100];
-                    args_string(op, s->a, args, sizeof args);
+                    if (count == cap) list = xrealloc(list, sizeof *list * (size_t)(cap = cap ? 2 * cap : 256));
+                    struct mb_instance *in = memset(&list[count++], 0, sizeof *list);
+                    struct mb_slot *sl = xrealloc(NULL, sizeof *sl);
+                    sl->op = op;
+                    memcpy(sl->a, shapes[si], sizeof sl->a);
                     in->threads = t ? all : 1;
                     snprintf(in->family, sizeof in->family, "%.60s/%.60s", op->name, k->variant);
                     snprintf(in->name, sizeof in->name, "%.60s/%.60s%s/threads:%d", op->name, k->variant, args,
@@ -546,7 +541,7 @@ int mb_suite_instances(struct mb_instance **out)
                     in->kernel = k;
                     in->flops = flops;
                     in->bytes = bytes;
-                    in->state = s;
+                    in->state = sl;
                     in->prepare = prepare;
                     in->run = run;
                     in->release = release;
