@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include <valgrind/valgrind.h>
 
@@ -350,11 +351,17 @@ static void test_counters_status(void **state)
     if (mb_counters_setup("perf::TASK-CLOCK") == 1) {
         assert_string_equal(mb_counters_name(0), "perf::TASK-CLOCK");
         long long v[8] = {0};
-        volatile double s = 0;
+        volatile double x = 0;
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
         mb_counters_start();
-        for (int i = 0; i < 3000000; i++) s += i;
+        for (int i = 0; i < 20000000; i++) x += i;
         mb_counters_stop(v);
-        assert_true(v[0] > 0); /* nanoseconds of task clock */
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+        double ns = 1e9 * (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec);
+        /* the task clock counts this thread's CPU nanoseconds: what the thread's CPU clock says */
+        if (!(v[0] > 0.8 * ns && v[0] <= 1.01 * ns + 1e5))
+            fail_msg("TASK-CLOCK %lld ns vs thread CPU %.0f ns", v[0], ns);
     }
 #endif
     assert_int_equal(mb_counters_setup("NO_SUCH_EVENT_XYZ"), 0);
