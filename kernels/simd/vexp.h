@@ -20,7 +20,10 @@
  *   max relative error 1.39 * 2^-24 measured, 2^-23 documented, where exp(x) >= FLT_MIN; on subnormal
  *   results <= 1 subnormal ulp (2^-149) absolute beyond the rounding of the result itself (measured 0.25).
  *   MB_VEXP_MAX_REL / MB_VEXP_MAX_ABS_SUB below are the documented bounds the test asserts.
- *   Cost: 2 FMA-chain roundings + 6 FMAs + ~10 other ops per vector, no table, no gather.
+ *   The final y * 2^n (vf_ldexp) is one vscalefps on AVX-512 and the two-factor integer construction on
+ *   AVX2: both round y * 2^n exactly once, so the two instances give bit-identical results (checked over all
+ *   2^32 inputs against the former AVX-512 form, NaN payloads aside; it saves 8 of ~24 uops per vector).
+ *   Cost: 2 FMA-chain roundings + 6 FMAs + ~6 (AVX-512) / ~14 (AVX2) other ops per vector, no table.
  */
 #pragma once
 #include <immintrin.h>
@@ -63,6 +66,8 @@ static inline vm vi_cmpgt(vi a, vi b) { return _mm512_cmpgt_epi32_mask(a, b); }
 static inline vi vi_srai1(vi a) { return _mm512_srai_epi32(a, 1); }
 static inline vf vi_pow2(vi n) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n, vi_set1(127)), 23)); }
 static inline vi vf_cvt(vf a) { return _mm512_cvtps_epi32(a); }
+/* y * 2^n, n integral in [-150, 129], rounded once (into subnormals, or to +inf) */
+static inline vf vf_ldexp(vf y, vf n) { return _mm512_scalef_ps(y, n); }
 #elif defined(MB_VEC_AVX2)
 typedef __m256 vf;
 typedef __m256i vi;
@@ -112,6 +117,13 @@ static inline vm vi_cmpgt(vi a, vi b) { return _mm256_castsi256_ps(_mm256_cmpgt_
 static inline vi vi_srai1(vi a) { return _mm256_srai_epi32(a, 1); }
 static inline vf vi_pow2(vi n) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, vi_set1(127)), 23)); }
 static inline vi vf_cvt(vf a) { return _mm256_cvtps_epi32(a); }
+/* y * 2^n, n integral in [-150, 129], rounded once: as two normal factors 2^(n>>1) 2^(n - (n>>1)), the first
+ * product exact (y in [0.7, 1.42]), so only the second rounds (NaN n: garbage exponent, y is NaN then) */
+static inline vf vf_ldexp(vf y, vf n)
+{
+    vi ni = vf_cvt(n), n1 = vi_srai1(ni);
+    return vf_mul(vf_mul(y, vi_pow2(n1)), vi_pow2(vi_sub(ni, n1)));
+}
 #else
 #error "define MB_VEC_AVX2 or MB_VEC_AVX512 before including vexp.h"
 #endif
@@ -129,7 +141,5 @@ static inline vf vf_exp(vf x)
     p = vf_fma(p, r, vf_set1(1.6666665459e-1f));
     p = vf_fma(p, r, vf_set1(5.0000001201e-1f));
     vf y = vf_add(vf_fma(p, vf_mul(r, r), r), vf_set1(1.0f)); /* Cephes order: (p r^2 + r) + 1 */
-    vi ni = vf_cvt(n); /* in [-150, 129] after the clamp (NaN: garbage exponent, y is NaN anyway) */
-    vi n1 = vi_srai1(ni);
-    return vf_mul(vf_mul(y, vi_pow2(n1)), vi_pow2(vi_sub(ni, n1)));
+    return vf_ldexp(y, n); /* n in [-150, 129] after the clamp */
 }
