@@ -50,8 +50,12 @@
 
 static inline int64_t nn_up16(int64_t a) { return (a + 15) / 16 * 16; }
 
-/* st[r][0..BQ) = scale * sum_d kr[r][d] * qt[d][0..BQ) for r < mr (a compile-time constant after inlining). */
-NN_INLINE void nn_qk_ukr(int mr, const float *const *kr, const float *qt, int64_t D, float scale, float *st)
+/* st[r][0..BQ) = scale * sum_d kr[r][d] * qt[d][0..BQ) for r < mr (a compile-time constant after inlining).
+ * Epilogue, while the tile is in registers: causal (lane i drops row r when i < jq + r; jq = NN_NOCAUSAL:
+ * none) and, when mx != NULL, the running per-query max mx[0..BQ) (so no separate pass over St). */
+#define NN_NOCAUSAL INT64_MIN / 2
+NN_INLINE void nn_qk_ukr(int mr, const float *const *kr, const float *qt, int64_t D, float scale, float *st,
+                         int64_t jq, float *mx)
 {
     vf acc[NN_MRK][NN_QV];
 #pragma GCC unroll 8
@@ -73,7 +77,21 @@ NN_INLINE void nn_qk_ukr(int mr, const float *const *kr, const float *qt, int64_
 #pragma GCC unroll 8
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
-        for (int c = 0; c < NN_QV; c++) vf_store(st + r * NN_BQ + c * VW, vf_mul(vs, acc[r][c]));
+        for (int c = 0; c < NN_QV; c++) {
+            acc[r][c] = vf_mul(vs, acc[r][c]);
+            if (jq + r > c * VW) /* the diagonal band only */
+                acc[r][c] = vf_sel(vi_cmpgt(vi_set1((int32_t)(jq + r - c * VW)), vi_iota()), vf_set1(-INFINITY),
+                                   acc[r][c]);
+            vf_store(st + r * NN_BQ + c * VW, acc[r][c]);
+        }
+    if (mx)
+#pragma GCC unroll 4
+        for (int c = 0; c < NN_QV; c++) {
+            vf m = vf_load(mx + c * VW);
+#pragma GCC unroll 8
+            for (int r = 0; r < mr; r++) m = vf_max(m, acc[r][c]);
+            vf_store(mx + c * VW, m);
+        }
 }
 
 /* ot[r][0..BQ) = alpha * ot[r][0..BQ) + sum_{j<nk} vr[j*ldv + r] * pt[j][0..BQ) for r < mr; alpha NULL = 1. */
@@ -109,8 +127,9 @@ NN_INLINE void nn_pv_ukr(int mr, const float *pt, int64_t nk, const float *vr, i
 
 /* Out-of-line instances, one per row count: the full tile and the remainders (mr < NN_MR*). */
 #define NN_QK_CASE(n)                                                                                              \
-    case n: nn_qk_ukr(n, kr, qt, D, scale, st); break;
-static void nn_qk(int mr, const float *const *kr, const float *qt, int64_t D, float scale, float *st)
+    case n: nn_qk_ukr(n, kr, qt, D, scale, st, jq, mx); break;
+static void nn_qk(int mr, const float *const *kr, const float *qt, int64_t D, float scale, float *st, int64_t jq,
+                  float *mx)
 {
     switch (mr) {
         NN_QK_CASE(1) NN_QK_CASE(2) NN_QK_CASE(3) NN_QK_CASE(4) NN_QK_CASE(5) NN_QK_CASE(6)
@@ -159,28 +178,21 @@ static void nn_att_scores(const struct mb_attention *p, const float *k, const fl
             for (int64_t d = 0; d < D; d++) kp[j * D + d] = kb[j * p->k_ts + d * p->k_ds];
         kb = kp, ldk = D;
     }
+    for (int c = 0; c < NN_QV; c++) vf_store(mx + c * VW, vf_set1(-INFINITY));
     for (int64_t jb = 0; jb < nk; jb += NN_MRK) {
         const float *kr[NN_MRK];
         const int mr = nk - jb < NN_MRK ? (int)(nk - jb) : NN_MRK;
         for (int r = 0; r < mr; r++) kr[r] = kb + (jb + r) * ldk;
-        nn_qk(mr, kr, qt, D, p->scale, st + jb * NN_BQ);
+        nn_qk(mr, kr, qt, D, p->scale, st + jb * NN_BQ, p->causal ? j0 + jb - i0 : NN_NOCAUSAL, mask ? NULL : mx);
     }
-    vf vmx[NN_QV];
+    if (!mask) return;
+    vf vmx[NN_QV]; /* an explicit mask (any strides): scalar, then the max, in a pass of its own */
     for (int c = 0; c < NN_QV; c++) vmx[c] = vf_set1(-INFINITY);
     for (int64_t j = 0; j < nk; j++) {
         float *sr = st + j * NN_BQ;
-        if (mask) /* any strides: scalar, only on the (rare) explicit-mask path */
-            for (int64_t i = 0; i < mq; i++)
-                if (mask[(i0 + i) * p->m_qs + (j0 + j) * p->m_ks] == 0.0f) sr[i] = -INFINITY;
-        const int64_t jq = j0 + j - i0; /* causal: lane i drops key j when i < jq */
-        for (int c = 0; c < NN_QV; c++) {
-            vf x = vf_load(sr + c * VW);
-            if (p->causal && jq > c * VW) {
-                x = vf_sel(vi_cmpgt(vi_set1((int32_t)(jq - c * VW)), vi_iota()), vf_set1(-INFINITY), x);
-                vf_store(sr + c * VW, x);
-            }
-            vmx[c] = vf_max(vmx[c], x);
-        }
+        for (int64_t i = 0; i < mq; i++)
+            if (mask[(i0 + i) * p->m_qs + (j0 + j) * p->m_ks] == 0.0f) sr[i] = -INFINITY;
+        for (int c = 0; c < NN_QV; c++) vmx[c] = vf_max(vmx[c], vf_load(sr + c * VW));
     }
     for (int c = 0; c < NN_QV; c++) vf_store(mx + c * VW, vmx[c]);
 }
