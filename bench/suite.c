@@ -270,9 +270,10 @@ static double bytes_softmax(const struct mb_op *op, const int64_t *a)
 
 static int shapes_attention(int64_t (*out)[MB_ARGS_MAX])
 {
-    static const int64_t bh[] = {1, 4, 16, 64}, seq[] = {128, 512, 1024};
+    /* BH 32 x S 1024 x d 64 is the headline shape of the attention comparison (README) */
+    static const int64_t bh[] = {1, 4, 16, 32, 64}, seq[] = {128, 512, 1024};
     int n = 0;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         for (int j = 0; j < 3; j++)
             for (int c = 0; c < 2; c++, n++) out[n][0] = bh[i], out[n][1] = seq[j], out[n][2] = 64, out[n][3] = c;
     return n;
