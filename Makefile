@@ -107,7 +107,9 @@ OPS_OBJ    := $(patsubst %.c,$(OBJ)/%.o,$(wildcard ops/*.c))
 BENCH_LIB  := $(patsubst %.c,$(OBJ)/%.o,$(filter-out bench/main.c bench/%_main.c,$(wildcard bench/*.c)))
 CORE_OBJ   := $(KERNEL_OBJ) $(OPS_OBJ)
 TESTS      := $(patsubst tests/%.c,$(BIN)/%,$(wildcard tests/test_*.c))
-TEST_LIB   := $(patsubst %.c,$(OBJ)/%.o,$(filter-out tests/test_%.c tests/%_main.c tests/fuzz_%.c,$(wildcard tests/*.c)))
+# tests/*_avx2.c / *_avx512.c (per-ISA test helpers) only where those ISAs exist
+TEST_LIB   := $(patsubst %.c,$(OBJ)/%.o,$(filter-out tests/test_%.c tests/%_main.c tests/fuzz_%.c \
+                $(if $(filter x86_64,$(ARCH)),,tests/%_avx2.c tests/%_avx512.c),$(wildcard tests/*.c)))
 TOOLS      := $(BIN)/matbench-check $(BIN)/matbench-eval
 ifeq ($(NO_HOSTLIBS),1)
   PROGRAMS := $(TOOLS) $(patsubst tests/%_main.c,$(BIN)/%,$(wildcard tests/*_main.c))
