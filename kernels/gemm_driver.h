@@ -9,6 +9,10 @@
  *      pc over K in KC  -- first KC pass applies beta, last pass adds the bias
  *       ic over M in MC -- A block MC x KC packed into MR-tall slivers   (L2 resident)
  *        jr over NC in NR, ir over MC in MR -- micro-kernel on an MR x NR tile of C (B sliver in L1)
+ *        or, with .ir_outer, ir then jr (A sliver in L1, the B panel streamed from L2): consecutive
+ *        tiles then share C's rows and pages, so C streams through the hardware prefetchers instead
+ *        of MR fresh rows (4 KiB apart at n = 1024, one L1 set) per call. AVX-512 14x32: 3-6 % at
+ *        n = 256..2048; AVX2 6x16 was 8 % slower at n = 256 / 512 that way, so it keeps jr outer.
  * Packing reads A and B through their (rs, cs) strides, so transposes and any strides cost nothing
  * extra; packed slivers are zero-padded to MR / NR, so the micro-kernel always computes a full tile
  * and only its store looks at mr / nr.
@@ -25,8 +29,9 @@
  *
  * Block sizes from the caches in mb_exec (defaults 32 KiB / 1 MiB / 8 MiB when unknown):
  *   KC: the B sliver (KC x NR floats) fills 2/3 of L1d, at most 384 (256 for NR = 32 and 48 KiB);
+ *   (KC = 384 / 512 measured 4-8 % slower for AVX-512 with ir outer);
  *   MC: the A block (MC x KC) a quarter of L2 (the B panel streams through L2 too; ~5 % better than
- *   half at n = 1024); NC: the B panel (KC x NC) a quarter of L3, capped at 4096.
+ *   half at n = 1024); NC: see mb_gemm_blocking (half of L2 with ir outer, else a quarter of L3).
  *   KC never depends on the thread count, so the k-order of every C element, hence every result bit,
  *   is the same for any nthreads.
  *
@@ -42,7 +47,7 @@
  * packing at all, the micro-kernel reads A and B in place (BLIS "sup"); on x86 items with N <= 8 and
  * K <= 16 (32 x (10x5 @ 5x8), 20x10 @ 10x5 broadcast weights) go to mb_gemm_tiny (B rows in ymm
  * registers, K unrolled, no per-item dispatch), else when every item is one tile .batch runs the
- * whole batch loop inside the ISA file. One thread never enters an OpenMP region (~0.3 us each).
+ * whole batch loop inside the ISA file. One thread never enters an OpenMP region (~0.25 us each).
  * Row-major A that fits in half of L2 is also read in place on the blocked path (only B packed).
  */
 #pragma once
@@ -71,6 +76,7 @@ struct mb_gemm_ukr {
     mb_gemm_ukr_direct_fn direct; /* on A / B in place, or NULL */
     mb_gemm_ukr_batch_fn batch;   /* tiny items, batch loop inside, or NULL */
     int batch_max_m;              /* largest M .batch takes */
+    int ir_outer;                 /* macro-kernel order: 1 = ir outer (A sliver in L1, B panel in L2), 0 = jr outer */
 };
 
 /* Store an MR x NR tile t (leading dimension ldt) into C with alpha / beta / bias: the generic edge
@@ -113,7 +119,10 @@ static inline struct mb_gemm_blk mb_gemm_blocking(const struct mb_exec *x, const
     if (b.kc > 384) b.kc = 384;
     b.mc = mb_gemm_round_down(l2 / 4 / (b.kc * 4), u->mr, u->mr);
     if (b.mc > 1024) b.mc = mb_gemm_round_down(1024, u->mr, u->mr);
-    b.nc = mb_gemm_round_down(l3 / 4 / (b.kc * 4), u->nr, u->nr);
+    /* ir outer: the B panel is re-read from L2 for every A sliver, so it gets half of L2; jr outer: it
+     * is re-read once per A block, from L3 (a quarter of it). Either way capped at 4096: this VM
+     * reports the host's 480 MiB L3. */
+    b.nc = mb_gemm_round_down(u->ir_outer ? l2 / 2 / (b.kc * 4) : l3 / 4 / (b.kc * 4), u->nr, u->nr);
     if (b.nc > 4096) b.nc = mb_gemm_round_down(4096, u->nr, u->nr);
     b.direct_a = 0;
     b.pf_next = 0;
@@ -128,7 +137,12 @@ static void mb_gemm_pack_a(int MR, int64_t mc, int64_t kc, const float *a, int64
     for (int64_t i0 = 0; i0 < mc; i0 += MR, ap += MR * kc) {
         int r = mc - i0 < MR ? (int)(mc - i0) : MR;
         const float *s = a + i0 * rs;
+        /* row-major A: each row of a sliver is a short stream (kc floats) in its own page, too short for
+         * the hardware prefetcher to catch up; fetch the next sliver's rows one line per row every 16 p */
+        int rn = cs == 1 ? (mc - i0 - MR < MR ? (int)(mc - i0 - MR) : MR) : 0;
         for (int64_t p = 0; p < kc; p++) {
+            if ((p & 15) == 0)
+                for (int i = 0; i < rn; i++) __builtin_prefetch(s + (MR + i) * rs + p, 0, 3);
             for (int i = 0; i < r; i++) ap[p * MR + i] = s[i * rs + p * cs];
             for (int i = r; i < MR; i++) ap[p * MR + i] = 0.0f;
         }
@@ -138,12 +152,34 @@ static void mb_gemm_pack_a(int MR, int64_t mc, int64_t kc, const float *a, int64
 /* Pack rows [0, kc) x cols [0, nc) of B (strides rs, cs) into NR-wide slivers: bp[s][p][j], zero-padded. */
 static void mb_gemm_pack_b(int NR, int64_t kc, int64_t nc, const float *b, int64_t rs, int64_t cs, float *bp)
 {
+    if (cs == 1) {
+        /* row-major B: p outer, so each row of B is read once, contiguously, front to back. Sliver by
+         * sliver (128 B from each of kc rows 4 KiB apart at n = 1024) every read was in another page,
+         * beyond the hardware prefetchers: pack_b took 5 % of an AVX-512 n = 1024 run at ~6 GB/s. */
+        const int64_t full = nc / NR * NR;
+        for (int64_t p = 0; p < kc; p++) {
+            const float *s = b + p * rs;
+            float *d = bp + p * NR;
+            for (int64_t j0 = 0; j0 < full; j0 += NR, d += NR * kc) {
+                if (NR == 32) /* the AVX-512 and AVX2 shapes: a constant-size copy gcc inlines as vector moves */
+                    memcpy(d, s + j0, 32 * sizeof(float));
+                else if (NR == 16)
+                    memcpy(d, s + j0, 16 * sizeof(float));
+                else
+                    for (int j = 0; j < NR; j++) d[j] = s[j0 + j];
+            }
+            if (full < nc) {
+                int w = (int)(nc - full);
+                for (int j = 0; j < w; j++) d[j] = s[full + j];
+                for (int j = w; j < NR; j++) d[j] = 0.0f;
+            }
+        }
+        return;
+    }
     for (int64_t j0 = 0; j0 < nc; j0 += NR, bp += NR * kc) {
         int w = nc - j0 < NR ? (int)(nc - j0) : NR;
         const float *s = b + j0 * cs;
-        if (cs == 1 && w == NR) {
-            for (int64_t p = 0; p < kc; p++) memcpy(bp + p * NR, s + p * rs, (size_t)NR * sizeof(float));
-        } else if (rs == 1) {
+        if (rs == 1) {
             for (int j = 0; j < w; j++)
                 for (int64_t p = 0; p < kc; p++) bp[p * NR + j] = s[j * cs + p];
             for (int64_t p = 0; p < kc; p++)
@@ -155,6 +191,23 @@ static void mb_gemm_pack_b(int NR, int64_t kc, int64_t nc, const float *b, int64
             }
         }
     }
+}
+
+/* One MR x NR tile (ir, jr) of the mc x nc block whose C corner is c: packed A sliver, or A in place. */
+static inline __attribute__((always_inline)) void mb_gemm_tile(const struct mb_gemm *p, const struct mb_gemm_ukr *u,
+                                                               int direct_a, int64_t kc, int64_t mc, int64_t nc,
+                                                               int64_t ir, int64_t jr, const float *as, const float *ap,
+                                                               const float *bp, float *c, const float *beta,
+                                                               const float *bi)
+{
+    const int MR = u->mr, NR = u->nr;
+    int mr = mc - ir < MR ? (int)(mc - ir) : MR, nr = nc - jr < NR ? (int)(nc - jr) : NR;
+    c += ir * p->c_rs + jr * p->c_cs;
+    if (direct_a)
+        u->direct(kc, as + ir * p->a_rs, p->a_rs, 1, bp + jr * kc, NR, c, p->c_rs, p->c_cs, mr, nr, &p->alpha, beta,
+                  bi ? bi + jr : NULL);
+    else
+        u->packed(kc, ap + ir * kc, bp + jr * kc, c, p->c_rs, p->c_cs, mr, nr, &p->alpha, beta, bi ? bi + jr : NULL);
 }
 
 /* One batch item, rows [m0, m1) x cols [n0, n1) of C, on the calling thread. ap / bp: this thread's
@@ -176,18 +229,16 @@ static void mb_gemm_block(const struct mb_gemm *p, const struct mb_gemm_ukr *u, 
                 int64_t mc = m1 - ic < bk.mc ? m1 - ic : bk.mc;
                 const float *as = A + ic * p->a_rs + pc * p->a_cs;
                 if (!direct_a) mb_gemm_pack_a(MR, mc, kc, as, p->a_rs, p->a_cs, ap);
-                for (int64_t jr = 0; jr < nc; jr += NR) {
-                    int nr = nc - jr < NR ? (int)(nc - jr) : NR;
-                    for (int64_t ir = 0; ir < mc; ir += MR) {
-                        int mr = mc - ir < MR ? (int)(mc - ir) : MR;
-                        float *c = C + (ic + ir) * p->c_rs + (jc + jr) * p->c_cs;
-                        if (direct_a)
-                            u->direct(kc, as + ir * p->a_rs, p->a_rs, 1, bp + jr * kc, NR, c, p->c_rs, p->c_cs, mr, nr,
-                                      &p->alpha, &beta, bi ? bi + jr : NULL);
-                        else
-                            u->packed(kc, ap + ir * kc, bp + jr * kc, c, p->c_rs, p->c_cs, mr, nr, &p->alpha, &beta,
-                                      bi ? bi + jr : NULL);
-                    }
+                if (u->ir_outer) {
+                    for (int64_t ir = 0; ir < mc; ir += MR)
+                        for (int64_t jr = 0; jr < nc; jr += NR)
+                            mb_gemm_tile(p, u, direct_a, kc, mc, nc, ir, jr, as, ap, bp,
+                                         C + ic * p->c_rs + jc * p->c_cs, &beta, bi);
+                } else {
+                    for (int64_t jr = 0; jr < nc; jr += NR)
+                        for (int64_t ir = 0; ir < mc; ir += MR)
+                            mb_gemm_tile(p, u, direct_a, kc, mc, nc, ir, jr, as, ap, bp,
+                                         C + ic * p->c_rs + jc * p->c_cs, &beta, bi);
                 }
             }
         }
@@ -447,7 +498,7 @@ static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exe
             if (cell < best) best = cell, pm = f, pn = nt / f;
         }
     }
-    if (nt == 1) { /* no parallel region at all: even if (0) costs ~0.3 us (GOMP team setup), a third of
+    if (nt == 1) { /* no parallel region at all: even if (0) costs ~0.25 us (GOMP team setup), a third of
                     * a whole 32 x (10x5 @ 5x8) call */
         mb_gemm_run(p, u, bk, direct, 0, nb, 0, p->M, 0, p->N, bias, work + nbias, work + nbias + bk.mc * bk.kc);
         return MB_OK;
