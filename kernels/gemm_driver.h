@@ -9,10 +9,10 @@
  *      pc over K in KC  -- first KC pass applies beta, last pass adds the bias
  *       ic over M in MC -- A block MC x KC packed into MR-tall slivers   (L2 resident)
  *        jr over NC in NR, ir over MC in MR -- micro-kernel on an MR x NR tile of C (B sliver in L1)
- *        or, with .ir_outer, ir then jr (A sliver in L1, the B panel streamed from L2): consecutive
- *        tiles then share C's rows and pages, so C streams through the hardware prefetchers instead
- *        of MR fresh rows (4 KiB apart at n = 1024, one L1 set) per call. AVX-512 14x32: 3-6 % at
- *        n = 256..2048; AVX2 6x16 was 8 % slower at n = 256 / 512 that way, so it keeps jr outer.
+ *        or ir then jr (A sliver in L1, the B panel streamed from L2): consecutive tiles then share
+ *        C's rows and pages, so C streams through the hardware prefetchers instead of MR fresh rows
+ *        (4 KiB apart at n = 1024, one L1 set) per call. AVX-512 14x32 (.ir_outer): 3-6 % at
+ *        n = 256..2048; the others when the B panel outgrows L2 (mb_gemm_blocking).
  * Packing reads A and B through their (rs, cs) strides, so transposes and any strides cost nothing
  * extra; packed slivers are zero-padded to MR / NR, so the micro-kernel always computes a full tile
  * and only its store looks at mr / nr.
@@ -76,7 +76,7 @@ struct mb_gemm_ukr {
     mb_gemm_ukr_direct_fn direct; /* on A / B in place, or NULL */
     mb_gemm_ukr_batch_fn batch;   /* tiny items, batch loop inside, or NULL */
     int batch_max_m;              /* largest M .batch takes */
-    int ir_outer;                 /* macro-kernel order: 1 = ir outer (A sliver in L1, B panel in L2), 0 = jr outer */
+    int ir_outer;                 /* 1: always ir outer (A sliver in L1, B panel in L2); 0: by size */
 };
 
 /* Store an MR x NR tile t (leading dimension ldt) into C with alpha / beta / bias: the generic edge
@@ -98,6 +98,7 @@ struct mb_gemm_blk {
     int64_t mc, kc, nc;
     int direct_a; /* A read in place by the direct micro-kernel, only B packed */
     int pf_next;  /* direct path: prefetch the next batch item (the batch does not fit in L2) */
+    int ir_outer; /* macro-kernel order, see mb_gemm_blocking */
 };
 
 static inline int64_t mb_gemm_cdiv(int64_t a, int64_t b)
@@ -111,7 +112,7 @@ static inline int64_t mb_gemm_round_down(int64_t v, int64_t m, int64_t lo)
     return v < lo ? lo : v;
 }
 
-static inline struct mb_gemm_blk mb_gemm_blocking(const struct mb_exec *x, const struct mb_gemm_ukr *u)
+static inline struct mb_gemm_blk mb_gemm_blocking(const struct mb_exec *x, const struct mb_gemm_ukr *u, int64_t N)
 {
     int64_t l1 = x->l1d > 0 ? x->l1d : 32 << 10, l2 = x->l2 > 0 ? x->l2 : 1 << 20, l3 = x->l3 > 0 ? x->l3 : 8 << 20;
     struct mb_gemm_blk b;
@@ -119,11 +120,15 @@ static inline struct mb_gemm_blk mb_gemm_blocking(const struct mb_exec *x, const
     if (b.kc > 384) b.kc = 384;
     b.mc = mb_gemm_round_down(l2 / 4 / (b.kc * 4), u->mr, u->mr);
     if (b.mc > 1024) b.mc = mb_gemm_round_down(1024, u->mr, u->mr);
-    /* ir outer: the B panel is re-read from L2 for every A sliver, so it gets half of L2; jr outer: it
-     * is re-read once per A block, from L3 (a quarter of it). Either way capped at 4096: this VM
-     * reports the host's 480 MiB L3. */
-    b.nc = mb_gemm_round_down(u->ir_outer ? l2 / 2 / (b.kc * 4) : l3 / 4 / (b.kc * 4), u->nr, u->nr);
+    /* jr outer: the B panel is re-read once per A block, from L3 (a quarter of it, capped at 4096:
+     * this VM reports the host's 480 MiB L3). ir outer: it is re-read for every A sliver, from L2, so
+     * it gets half of L2. ir outer is taken when the ISA asks for it (AVX-512) or when the jr-outer
+     * panel would not fit in half of L2 (AVX2 n = 2048: 212 -> 177 ms, n = 1024 -3 %; at n <= 512,
+     * where the panel fits, AVX2 was 8 % slower with ir outer). */
+    b.nc = mb_gemm_round_down(l3 / 4 / (b.kc * 4), u->nr, u->nr);
     if (b.nc > 4096) b.nc = mb_gemm_round_down(4096, u->nr, u->nr);
+    b.ir_outer = u->ir_outer || (double)b.kc * (double)(N < b.nc ? N : b.nc) * 4 > (double)l2 / 2;
+    if (b.ir_outer) b.nc = mb_gemm_round_down(l2 / 2 / (b.kc * 4), u->nr, u->nr);
     b.direct_a = 0;
     b.pf_next = 0;
     return b;
@@ -229,7 +234,7 @@ static void mb_gemm_block(const struct mb_gemm *p, const struct mb_gemm_ukr *u, 
                 int64_t mc = m1 - ic < bk.mc ? m1 - ic : bk.mc;
                 const float *as = A + ic * p->a_rs + pc * p->a_cs;
                 if (!direct_a) mb_gemm_pack_a(MR, mc, kc, as, p->a_rs, p->a_cs, ap);
-                if (u->ir_outer) {
+                if (bk.ir_outer) {
                     for (int64_t ir = 0; ir < mc; ir += MR)
                         for (int64_t jr = 0; jr < nc; jr += NR)
                             mb_gemm_tile(p, u, direct_a, kc, mc, nc, ir, jr, as, ap, bp,
@@ -449,7 +454,7 @@ static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exe
     /* below ~0.5 MFLOP (a few us on one core) an OpenMP fork/join costs more than the work (measured
      * 3-30 us for 2 threads on the shared VM): run on the calling thread. Same bits either way. */
     if ((double)p->M * (double)p->N * (double)p->K * (double)nb < 2.5e5) nt = 1;
-    struct mb_gemm_blk bk = mb_gemm_blocking(x, u);
+    struct mb_gemm_blk bk = mb_gemm_blocking(x, u, p->N);
     /* direct (no packing) when packing would cost about as much as the arithmetic */
     const int direct = u->direct != NULL && p->b_cs == 1 && p->K <= bk.kc && p->M <= 4096 && p->N <= 4096 &&
                        p->M * p->N * p->K <= (int64_t)96 * 96 * 96;
