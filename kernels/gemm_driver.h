@@ -318,18 +318,18 @@ static inline void mb_gemm_iter_next(struct mb_gemm_iter *it, const struct mb_ge
  * per item against ~200 in the generic register-tile path (row-pointer clamps, zmm masks, odometer).
  * With AVX2's 16 ymm registers K > 12 spills B rows to the stack: they are then memory operands,
  * which is what a hand-written kernel would do anyway. */
-static inline __attribute__((always_inline)) void mb_gemm_tiny_k(const int K, const struct mb_gemm *p, int64_t b0,
-                                                                 int64_t b1, const float *bias)
+static inline __attribute__((always_inline)) void mb_gemm_tiny_k(const int K, const int FAST, const struct mb_gemm *p,
+                                                                 int64_t b0, int64_t b1, const float *bias)
 {
     const int64_t M = p->M, a_rs = p->a_rs, b_rs = p->b_rs, c_rs = p->c_rs;
-    const int full = p->N == 8;
+    const int full = FAST || p->N == 8;
     const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)p->N), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     const float alpha = p->alpha, beta = p->beta;
-    const int plain = alpha == 1.0f && beta == 0.0f && !bias;
+    const int plain = FAST || (alpha == 1.0f && beta == 0.0f && !bias);
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     const __m256 vbias = bias ? _mm256_maskload_ps(bias, m) : _mm256_setzero_ps();
     /* one batch dim (the common case): plain pointer steps; else the odometer */
-    const int flat = p->nbatch <= 1;
+    const int flat = FAST || p->nbatch <= 1;
     const int64_t sa = flat && p->nbatch ? p->a_bs[0] : 0, sb = flat && p->nbatch ? p->b_bs[0] : 0,
                   sc = flat && p->nbatch ? p->c_bs[0] : 0;
     struct mb_gemm_iter it;
@@ -342,6 +342,7 @@ static inline __attribute__((always_inline)) void mb_gemm_tiny_k(const int K, co
         for (int k = 0; k < K; k++) bk[k] = full ? _mm256_loadu_ps(B + k * b_rs) : _mm256_maskload_ps(B + k * b_rs, m);
         const float *a = A;
         float *c = C;
+#pragma GCC unroll 2
         for (int64_t i = 0; i < M; i++, a += a_rs, c += c_rs) {
             __m256 acc = _mm256_mul_ps(_mm256_broadcast_ss(a), bk[0]);
 #pragma GCC unroll 16
@@ -371,9 +372,16 @@ static int mb_gemm_tiny(const struct mb_gemm *p, int64_t b0, int64_t b1, const f
     if (p->N > 8 || p->K > 16 || p->K < 1 || (p->a_cs != 1 && p->K > 1) || (p->b_cs != 1 && p->N > 1) ||
         (p->c_cs != 1 && p->N > 1))
         return 0;
+    /* the common case without a branch per row: 8 columns, C = A @ B, one batch dim */
+    const int fast = p->N == 8 && p->alpha == 1.0f && p->beta == 0.0f && !bias && p->nbatch <= 1;
     switch (p->K) {
 #define MB_TINY_CASE(K)                                                                                                \
-    case K: mb_gemm_tiny_k(K, p, b0, b1, bias); break;
+    case K:                                                                                                            \
+        if (fast)                                                                                                      \
+            mb_gemm_tiny_k(K, 1, p, b0, b1, bias);                                                                     \
+        else                                                                                                           \
+            mb_gemm_tiny_k(K, 0, p, b0, b1, bias);                                                                     \
+        break;
         MB_TINY_CASE(1)
         MB_TINY_CASE(2)
         MB_TINY_CASE(3)
