@@ -4,33 +4,19 @@
  * Threads: OpenBLAS's own pool, set to x->nthreads per call.
  */
 #include "mb.h"
+#include "peers/peer.h"
 
 #include <cblas.h>
 
 void openblas_set_num_threads(int);
 
-/* Map (rs, cs) to a BLAS layout for a row-major call: returns 0 = NoTrans with ld=rs, 1 = Trans
- * with ld=cs, -1 = not expressible. Degenerate dims (size 1) accept any stride. */
-static int layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, int64_t *ld)
-{
-    if (cs == 1 || cols <= 1) {
-        *ld = rows <= 1 ? (cols > 1 ? cols : 1) : rs;
-        if (*ld >= (cols > 1 ? cols : 1)) return 0;
-    }
-    if (rs == 1 || rows <= 1) {
-        *ld = cols <= 1 ? (rows > 1 ? rows : 1) : cs;
-        if (*ld >= (rows > 1 ? rows : 1)) return 1;
-    }
-    return -1;
-}
-
 enum mb_status mb_gemm_blas(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    int64_t lda, ldb, ldc;
-    int ta = layout(p->M, p->K, p->a_rs, p->a_cs, &lda);
-    int tb = layout(p->K, p->N, p->b_rs, p->b_cs, &ldb);
-    int tc = layout(p->M, p->N, p->c_rs, p->c_cs, &ldc);
-    if (ta < 0 || tb < 0 || tc != 0) return MB_ENOTSUP;
+    int64_t lda = 0, ldb = 0, ldc = 0;
+    char ta = mb_peer_layout(p->M, p->K, p->a_rs, p->a_cs, &lda);
+    char tb = mb_peer_layout(p->K, p->N, p->b_rs, p->b_cs, &ldb);
+    char tc = mb_peer_layout(p->M, p->N, p->c_rs, p->c_cs, &ldc);
+    if (!ta || !tb || tc != 'N') return MB_ENOTSUP;
     if (p->M > INT32_MAX || p->N > INT32_MAX || p->K > INT32_MAX || lda > INT32_MAX || ldb > INT32_MAX ||
         ldc > INT32_MAX)
         return MB_ENOTSUP;
@@ -41,16 +27,14 @@ enum mb_status mb_gemm_blas(const struct mb_gemm *p, const struct mb_exec *x)
         const float *B = p->B + mb_batch_offset(p->nbatch, p->batch, p->b_bs, b);
         float *C = p->C + mb_batch_offset(p->nbatch, p->batch, p->c_bs, b);
         if (p->M == 0 || p->N == 0) continue;
-        if (p->K == 0) { /* BLAS would read C with beta; keep the contract's beta==0 meaning */
-            for (int64_t m = 0; m < p->M; m++)
-                for (int64_t n = 0; n < p->N; n++) C[m * ldc + n] = p->beta != 0.0f ? p->beta * C[m * ldc + n] : 0.0f;
+        if (p->K == 0) {
+            mb_peer_scale_c(p, C, ldc, 1);
         } else {
-            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)p->M,
+            cblas_sgemm(CblasRowMajor, ta == 'T' ? CblasTrans : CblasNoTrans,
+                        tb == 'T' ? CblasTrans : CblasNoTrans, (int)p->M,
                         (int)p->N, (int)p->K, p->alpha, A, (int)lda, B, (int)ldb, p->beta, C, (int)ldc);
         }
-        if (p->bias)
-            for (int64_t m = 0; m < p->M; m++)
-                for (int64_t n = 0; n < p->N; n++) C[m * ldc + n] += p->bias[n * p->bias_s];
+        mb_peer_add_bias(p, C, ldc, 1);
     }
     return MB_OK;
 }

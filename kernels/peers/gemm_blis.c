@@ -13,6 +13,7 @@
  * libopenblas.so.0, and openblas_get_corename() answers "Haswell" in the linked test binary).
  */
 #include "mb.h"
+#include "peers/peer.h"
 
 /* blis.h trips -Wextra (unused parameters / functions in its inline helpers): not ours to fix */
 #pragma GCC diagnostic push
@@ -57,18 +58,12 @@ enum mb_status mb_gemm_blis(const struct mb_gemm *p, const struct mb_exec *x)
         float *C = p->C + mb_batch_offset(p->nbatch, p->batch, p->c_bs, b);
         if (p->M == 0 || p->N == 0) continue;
         if (p->K == 0) {
-            for (int64_t m = 0; m < p->M; m++)
-                for (int64_t n = 0; n < p->N; n++) {
-                    float *c = &C[m * crs + n * ccs];
-                    *c = beta != 0.0f ? beta * *c : 0.0f;
-                }
+            mb_peer_scale_c(p, C, crs, ccs);
         } else {
             bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, p->M, p->N, p->K, &alpha, (float *)A, ars, acs, (float *)B,
                       brs, bcs, &beta, C, crs, ccs);
         }
-        if (p->bias)
-            for (int64_t m = 0; m < p->M; m++)
-                for (int64_t n = 0; n < p->N; n++) C[m * crs + n * ccs] += p->bias[n * p->bias_s];
+        mb_peer_add_bias(p, C, crs, ccs);
     }
     return MB_OK;
 }

@@ -8,32 +8,17 @@
  * K == 0 and the bias are done here.
  */
 #include "mb.h"
+#include "peers/peer.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
-/* (rs, cs) of a rows x cols matrix as a row-major BLAS operand: 'N' with ld = rs, 'T' with ld = cs,
- * or 0 when not expressible. Size-1 dims accept any stride. */
-static char dnnl_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, int64_t *ld)
-{
-    int64_t r1 = rows > 1 ? rows : 1, c1 = cols > 1 ? cols : 1;
-    if (cs == 1 || cols <= 1) {
-        *ld = rows <= 1 ? c1 : rs;
-        if (*ld >= c1) return 'N';
-    }
-    if (rs == 1 || rows <= 1) {
-        *ld = cols <= 1 ? r1 : cs;
-        if (*ld >= r1) return 'T';
-    }
-    return 0;
-}
-
 enum mb_status mb_gemm_onednn(const struct mb_gemm *p, const struct mb_exec *x)
 {
     int64_t lda = 0, ldb = 0, ldc = 0;
-    char ta = dnnl_layout(p->M, p->K, p->a_rs, p->a_cs, &lda);
-    char tb = dnnl_layout(p->K, p->N, p->b_rs, p->b_cs, &ldb);
-    char tc = dnnl_layout(p->M, p->N, p->c_rs, p->c_cs, &ldc);
+    char ta = mb_peer_layout(p->M, p->K, p->a_rs, p->a_cs, &lda);
+    char tb = mb_peer_layout(p->K, p->N, p->b_rs, p->b_cs, &ldb);
+    char tc = mb_peer_layout(p->M, p->N, p->c_rs, p->c_cs, &ldc);
     if (!ta || !tb || tc != 'N') return MB_ENOTSUP;
     omp_set_num_threads(x->nthreads > 0 ? x->nthreads : 1);
     const int64_t nb = mb_batch_count(p->nbatch, p->batch);
@@ -43,14 +28,11 @@ enum mb_status mb_gemm_onednn(const struct mb_gemm *p, const struct mb_exec *x)
         float *C = p->C + mb_batch_offset(p->nbatch, p->batch, p->c_bs, b);
         if (p->M == 0 || p->N == 0) continue;
         if (p->K == 0) {
-            for (int64_t m = 0; m < p->M; m++)
-                for (int64_t n = 0; n < p->N; n++) C[m * ldc + n] = p->beta != 0.0f ? p->beta * C[m * ldc + n] : 0.0f;
+            mb_peer_scale_c(p, C, ldc, 1);
         } else if (dnnl_sgemm(ta, tb, p->M, p->N, p->K, p->alpha, A, lda, B, ldb, p->beta, C, ldc) != dnnl_success) {
             return b == 0 ? MB_ENOTSUP : MB_EINVAL; /* nothing written yet only for the first item */
         }
-        if (p->bias)
-            for (int64_t m = 0; m < p->M; m++)
-                for (int64_t n = 0; n < p->N; n++) C[m * ldc + n] += p->bias[n * p->bias_s];
+        mb_peer_add_bias(p, C, ldc, 1);
     }
     return MB_OK;
 }

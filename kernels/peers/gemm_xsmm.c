@@ -10,6 +10,7 @@
  * shape (dispatch returns NULL, e.g. when JIT is unavailable). The bias is added here.
  */
 #include "mb.h"
+#include "peers/peer.h"
 
 #include <libxsmm.h>
 
@@ -36,9 +37,7 @@ enum mb_status mb_gemm_libxsmm(const struct mb_gemm *p, const struct mb_exec *x)
         const float *B = p->B + mb_batch_offset(p->nbatch, p->batch, p->b_bs, b);
         float *C = p->C + mb_batch_offset(p->nbatch, p->batch, p->c_bs, b);
         kern(B, A, C);
-        if (p->bias)
-            for (int64_t i = 0; i < p->M; i++)
-                for (int64_t j = 0; j < p->N; j++) C[i * ldc + j] += p->bias[j * p->bias_s];
+        mb_peer_add_bias(p, C, ldc, 1);
     }
     return MB_OK;
 }
