@@ -76,6 +76,17 @@ struct mb_gemm {
  * The ops layer collapses dims first (contiguous runs merge), so ndim is usually 1..3.
  * IEEE semantics: x/0 = +-inf, 0/0 = NaN (no fast-math). */
 enum mb_binop { MB_ADD, MB_SUB, MB_MUL, MB_DIV };
+/* the scalar definition every BINARY variant uses for its scalar paths and tails */
+static inline float mb_binop_apply(enum mb_binop op, float a, float b)
+{
+    switch (op) {
+    case MB_ADD: return a + b;
+    case MB_SUB: return a - b;
+    case MB_MUL: return a * b;
+    case MB_DIV: return a / b;
+    }
+    return a;
+}
 struct mb_binary {
     enum mb_binop op;
     int ndim; /* 0..MB_MAX_DIMS (0 = one element) */

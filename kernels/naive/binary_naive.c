@@ -1,17 +1,6 @@
 /* binary_naive.c: z = x op y over an N-D index space with broadcast (stride-0) operands. */
 #include "mb.h"
 
-static float apply(enum mb_binop op, float a, float b)
-{
-    switch (op) {
-    case MB_ADD: return a + b;
-    case MB_SUB: return a - b;
-    case MB_MUL: return a * b;
-    case MB_DIV: return a / b;
-    }
-    return 0.0f;
-}
-
 enum mb_status mb_binary_naive(const struct mb_binary *p, const struct mb_exec *x)
 {
     (void)x;
@@ -27,7 +16,7 @@ enum mb_status mb_binary_naive(const struct mb_binary *p, const struct mb_exec *
             yo += c * p->ys[d];
             zo += c * p->zs[d];
         }
-        p->z[zo] = apply(p->op, p->x[xo], p->y[yo]);
+        p->z[zo] = mb_binop_apply(p->op, p->x[xo], p->y[yo]);
     }
     return MB_OK;
 }

@@ -42,17 +42,6 @@ static inline float32x4_t vop(enum mb_binop op, float32x4_t a, float32x4_t b)
     return a;
 }
 
-static inline float sop(enum mb_binop op, float a, float b)
-{
-    switch (op) {
-    case MB_ADD: return a + b;
-    case MB_SUB: return a - b;
-    case MB_MUL: return a * b;
-    case MB_DIV: return a / b;
-    }
-    return a;
-}
-
 static inline __attribute__((always_inline)) void run_op(enum mb_binop op, int64_t n, const float *restrict x,
                                                          int64_t sx, const float *restrict y, int64_t sy,
                                                          float *restrict z, int64_t sz)
@@ -73,7 +62,7 @@ static inline __attribute__((always_inline)) void run_op(enum mb_binop op, int64
             for (int u = 0; u < 16; u += 4) vst1q_f32(z + i + u, vop(op, a, vld1q_f32(y + i + u)));
         for (; i + 4 <= n; i += 4) vst1q_f32(z + i, vop(op, a, vld1q_f32(y + i)));
     }
-    for (; i < n; i++) z[i * sz] = sop(op, x[i * sx], y[i * sy]);
+    for (; i < n; i++) z[i * sz] = mb_binop_apply(op, x[i * sx], y[i * sy]);
 }
 
 static void run(enum mb_binop op, int64_t n, const float *x, int64_t sx, const float *y, int64_t sy, float *z,

@@ -32,17 +32,6 @@ static inline __attribute__((always_inline)) vf nn_apply_v(enum mb_binop op, vf 
     return a;
 }
 
-static inline float nn_apply_s(enum mb_binop op, float a, float b)
-{
-    switch (op) {
-    case MB_ADD: return a + b;
-    case MB_SUB: return a - b;
-    case MB_MUL: return a * b;
-    case MB_DIV: return a / b;
-    }
-    return a;
-}
-
 /* z[0..n) = x op y with x, y contiguous (xv/yv = 1) or broadcast scalars (0); op, xv, yv are constants
  * after inlining. stream: non-temporal stores once z is vector-aligned. */
 static inline __attribute__((always_inline)) void nn_row_vec(enum mb_binop op, int xv, int yv, const float *x,
@@ -94,7 +83,7 @@ static void nn_row(enum mb_binop op, const float *x, int64_t xs, const float *y,
         }
         return;
     }
-    for (int64_t j = 0; j < n; j++) z[j * zs] = nn_apply_s(op, x[j * xs], y[j * ys]);
+    for (int64_t j = 0; j < n; j++) z[j * zs] = mb_binop_apply(op, x[j * xs], y[j * ys]);
 }
 
 static enum mb_status nn_binary_simd(const struct mb_binary *p, const struct mb_exec *ex)

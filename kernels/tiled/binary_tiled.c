@@ -13,29 +13,18 @@
 
 #define NN_TB 32 /* block edge of the 2-D walk */
 
-static float op1(enum mb_binop op, float a, float b)
-{
-    switch (op) {
-    case MB_ADD: return a + b;
-    case MB_SUB: return a - b;
-    case MB_MUL: return a * b;
-    case MB_DIV: return a / b;
-    }
-    return a;
-}
-
 /* n elements; op is a constant after inlining into the switch of row(). */
 static inline __attribute__((always_inline)) void row_op(enum mb_binop op, const float *x, int64_t xs, const float *y,
                                                          int64_t ys, float *z, int64_t zs, int64_t n)
 {
     if (xs == 1 && ys == 1 && zs == 1)
-        for (int64_t j = 0; j < n; j++) z[j] = op1(op, x[j], y[j]);
+        for (int64_t j = 0; j < n; j++) z[j] = mb_binop_apply(op, x[j], y[j]);
     else if (xs == 1 && ys == 0 && zs == 1)
-        for (int64_t j = 0; j < n; j++) z[j] = op1(op, x[j], y[0]);
+        for (int64_t j = 0; j < n; j++) z[j] = mb_binop_apply(op, x[j], y[0]);
     else if (xs == 0 && ys == 1 && zs == 1)
-        for (int64_t j = 0; j < n; j++) z[j] = op1(op, x[0], y[j]);
+        for (int64_t j = 0; j < n; j++) z[j] = mb_binop_apply(op, x[0], y[j]);
     else
-        for (int64_t j = 0; j < n; j++) z[j * zs] = op1(op, x[j * xs], y[j * ys]);
+        for (int64_t j = 0; j < n; j++) z[j * zs] = mb_binop_apply(op, x[j * xs], y[j * ys]);
 }
 
 static void row(enum mb_binop op, const float *x, int64_t xs, const float *y, int64_t ys, float *z, int64_t zs,
