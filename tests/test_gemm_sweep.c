@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,13 +34,6 @@
 
 #define PAD      64
 #define SENTINEL 1234.5f
-
-static uint64_t g_rng = 0x2545f4914f6cdd1dull;
-static float frand(void)
-{
-    g_rng = g_rng * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((g_rng >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
-}
 
 /* blocked variants (everything but naive and the peers) must support every case */
 static int is_blocked(const struct mb_kernel *k)

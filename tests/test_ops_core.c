@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,24 +27,6 @@ static int g_nvar;
 
 static struct mb_opctx ctx(const char *variant) { return (struct mb_opctx){.variant = variant, .exec = &g_exec}; }
 
-static uint64_t g_rng = 0x2545f4914f6cdd1dull;
-static float frand(void)
-{
-    g_rng = g_rng * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((g_rng >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
-}
-
-static struct mb_tensor rnd(int nd, const int64_t *shape)
-{
-    struct mb_tensor t;
-    char msg[256];
-    assert_int_equal(mb_tensor_alloc(&t, nd, shape, msg, sizeof msg), MB_OK);
-    for (int64_t i = 0; i < mb_tensor_numel(&t); i++) t.data[i] = frand();
-    return t;
-}
-#define SH(...) ((int64_t[]){__VA_ARGS__})
-#define NSH(...) ((int)(sizeof(SH(__VA_ARGS__)) / sizeof(int64_t)))
-#define RND(...) rnd(NSH(__VA_ARGS__), SH(__VA_ARGS__))
 
 static void assert_shape(const struct mb_tensor *t, int nd, const int64_t *shape)
 {
