@@ -138,8 +138,14 @@ static void gather(const float *src, int64_t rows, int64_t cols, int64_t rs, int
         }
 }
 
+/* The reference runs on one OpenBLAS thread: with more, OpenBLAS's workers keep spinning (about 0.1 s,
+ * its THREAD_TIMEOUT) after the call, into the timed loop that follows validation, where they steal the
+ * second core from the kernel under test and inflate its CPU time. */
+static void reference_threads(void) { openblas_set_num_threads(1); }
+
 bool mb_validate_gemm(const struct mb_gemm *p, char *msg, size_t msgsz)
 {
+    reference_threads();
     if (p->beta != 0.0f) {
         snprintf(msg, msgsz, "validation: beta != 0 is not checkable after the run (C's old values are gone)");
         return false;
@@ -316,6 +322,7 @@ static void dgemm(bool bt, int64_t m, int64_t n, int64_t k, const double *A, con
  *   relative error of the p_ij carries over: |O - O_ref| <= (r_p + gamma(Tk)) sum_j p_ij |v_je|. */
 bool mb_validate_attention(const struct mb_attention *p, char *msg, size_t msgsz)
 {
+    reference_threads();
     const int64_t Tq = p->Tq, Tk = p->Tk, D = p->D, Dv = p->Dv, nb = mb_batch_count(p->nbatch, p->batch);
     double *q = xalloc(sizeof(double) * (size_t)(Tq * D)), *qa = xalloc(sizeof(double) * (size_t)(Tq * D));
     double *k = xalloc(sizeof(double) * (size_t)(Tk * D)), *ka = xalloc(sizeof(double) * (size_t)(Tk * D));
