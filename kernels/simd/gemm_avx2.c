@@ -12,14 +12,19 @@
  * Contract: all of struct mb_gemm; never MB_ENOTSUP; MB_ENOMEM only when x->work cannot hold one
  * MR x KC + KC x NR panel pair.
  *
- * Verdict on this machine (1 thread, per-thread CPU time, peers in the same run; AVX2 peak = 12-chain
- * ymm FMA loop, 117.5 GFLOP/s): n = 256 / 512 / 1024 / 2048: 98 / 97 / 96 / 80 GFLOP/s = 0.83 / 0.82 /
- * 0.82 / 0.68 of peak, 0.99 / 0.93 / 0.94 / 0.76x OpenBLAS (same ISA: its Haswell kernels).
- * MISSES >= 0.9 of peak; the kernel alone on L1-resident panels runs at 125 GFLOP/s (it was 71 while
- * gcc kept alpha and beta in two ymm registers across the k loop and spilled an accumulator: hence
- * alpha / beta by pointer in the micro-kernel contract). Tiny batched 10x5 @ 5x8: batch 32 1.19 us,
- * batch 256 6.2 us (3.0x / 4.3x OpenBLAS, 1.05x / 0.87x LIBXSMM); batched 64^3: 88 GFLOP/s (1.08x
- * OpenBLAS).
+ * Verdict on this machine (1 thread; matbench medians of 3 repetitions of per-thread CPU time, peers in
+ * the same run, load ~1; AVX2 peak = 12-chain ymm FMA loop, 118.6 GFLOP/s in that session, 116-125 in
+ * others; same command as in gemm_avx512.c): n = 256 / 512 / 1024 / 2048: 97.6 / 97.0 / 91.4 / 90.7
+ * GFLOP/s = 0.82 / 0.82 / 0.77 / 0.76 of peak, 0.93 / 0.90 / 0.87 / 0.81x OpenBLAS (same ISA: its
+ * Haswell kernels). Previous verdict 98 / 97 / 96 / 80 (another session): n = 2048 gained from the
+ * ir-outer order the driver now picks when the B panel outgrows L2 (A/B runs: 207 -> 177 ms),
+ * n = 1024 within +-3 %. MISSES >= 0.9 of peak; the kernel alone on L1-resident panels runs at
+ * 113-125 GFLOP/s (0.97 of peak; it was 71 while gcc kept alpha and beta in two ymm registers across
+ * the k loop and spilled an accumulator: hence alpha / beta by pointer in the micro-kernel contract),
+ * so the loss is the macro loops: packing ~9 % at n = 1024 (perf), A slivers from L2, C from L3.
+ * Tiny batched 10x5 @ 5x8 (the driver's mb_gemm_tiny): batch 32 326 ns, batch 256 2.93 us = 10.3x /
+ * 9.1x OpenBLAS, 3.1x / 1.8x LIBXSMM (was 1.19 / 6.2 us, 3.0x / 4.3x, 1.05x / 0.87x); batched 64^3:
+ * batch 64 384 us = 1.10x OpenBLAS (was 1.08x).
  */
 #include "gemm_driver.h"
 

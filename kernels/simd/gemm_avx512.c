@@ -13,30 +13,42 @@
  * Contract: all of struct mb_gemm (any strides, broadcast batch strides, alpha/beta/bias, zero sizes);
  * never MB_ENOTSUP; MB_ENOMEM only when x->work cannot hold one MR x KC + KC x NR panel pair.
  *
- * Verdict on this machine (Xeon SPR-class VM, 1 thread, best of 5, per-thread CPU time because
- * other sessions kept the 2 cores at load 3-8; peers in the same run; peak = 16-chain zmm FMA loop,
- * 222 GFLOP/s; OpenBLAS 0.3.21 with OPENBLAS_CORETYPE=Haswell, i.e. its AVX2 kernels):
- *     n       GFLOP/s  of peak  x OpenBLAS  x oneDNN 2.6  x BLIS 0.9
- *     256     162      0.73     1.64        0.91         1.60
- *     512     154      0.69     1.47        0.90         1.49
- *     1024    154      0.69     1.50        0.91         1.53
- *     2048    151      0.68     1.42        0.89         1.40
- *   (+-5 % between runs.) MISSES the targets (>= 0.93 of peak, >= 1.9x OpenBLAS, >= 1.0x oneDNN).
- *   The micro-kernel alone on L1-resident panels runs at 205-209 GFLOP/s (0.93 of peak), so the loss
- *   is in the macro loops: packing is ~8 % at n = 1024 (rdtsc around pack_a / pack_b; pack_a was
- *   10 % before its loop order was fixed); callgrind of the same driver with the AVX2 kernel shows
- *   5 % D1 misses on the kernel's loads, all of them the A sliver streaming from L2 as designed.
- *   Software prefetch of A (4 / 8 / 16 k-steps ahead) or of the next batch item, MC = L2/2 vs L2/4 and
- *   KC = 128..512 each moved the figure by less than the run-to-run noise; prefetching C (kept) ~3 %.
- *   Tiny batched 10x5 @ 5x8 (whole item in registers, batch loop inside this file): batch 32: 1.30 us
- *   (2.8x OpenBLAS looping cblas_sgemm, 0.96x LIBXSMM 1.17; broadcast B 1.20 us: 3.0x, 1.07x);
- *   batch 256: 6.5 us (4.1x OpenBLAS, 0.83x LIBXSMM). MISSES >= 8x OpenBLAS (its per-call cost
- *   measured 37-111 ns here, not the microseconds the target assumes) and >= LIBXSMM at batch 256
- *   (~200 instructions per item against LIBXSMM's JIT code for the exact shape).
- *   Batched 64^3 x 64: 132 GFLOP/s = 1.61x OpenBLAS (target 2.2x), 1.00x oneDNN, 0.78x LIBXSMM.
- *   2 threads vs 1: not measurable while other sessions load the second core (wall-clock runs gave
- *   less than 1x for OpenBLAS and oneDNN too). The split has no barriers or shared writes; the
- *   ceiling is the measured 2-core FMA peak ratio (438 / 222 = 1.97x).
+ * Verdict on this machine (Xeon SPR-class VM, 2 cores, 48 KiB L1d, 2 MiB L2; 1 thread; matbench
+ * medians of 3 repetitions of per-thread CPU time, peers in the same run, load ~1; peak = 16-chain
+ * zmm FMA loop, 220 GFLOP/s in that session (214-229 in others); OpenBLAS 0.3.21 with
+ * OPENBLAS_CORETYPE=Haswell):
+ *     OPENBLAS_CORETYPE=Haswell matbench --benchmark_filter='^gemm/(avx512|blas|onednn|blis)/M:(256|512|
+ *       1024|2048)/.*threads:1$' --benchmark_min_time=0.3 --benchmark_repetitions=3
+ *     n       GFLOP/s  of peak  x OpenBLAS  x oneDNN 2.6  x BLIS 0.9   (previous verdict: GF, x oneDNN)
+ *     256     167      0.75     1.58        0.90         1.47         162, 0.91
+ *     512     167      0.75     1.55        0.96         1.58         154, 0.90
+ *     1024    168      0.76     1.59        0.99         1.63         154, 0.91
+ *     2048    163      0.74     1.46        0.99         1.60         151, 0.89
+ *   (+-3-5 % between runs; oneDNN ratios of 0.93-0.99 in other runs.) MISSES >= 0.93 of peak and
+ *   >= 1.9x OpenBLAS; about level with oneDNN from n = 512, 0.90-0.94x at n = 256.
+ *   Where the time goes (n = 1024, perf cpu-clock + rdtsc around the packing): micro-kernel ~89 %,
+ *   packing ~9 % (pack_b 5 % -> 3.5 % once it read B row by row, pack_a 6.5 % -> 5 % with the next
+ *   sliver prefetched; both now move 5-9 GB/s, against the 13 GB/s triad measured here). The mix itself
+ *   caps the kernel: an asm loop of 2 loads + R broadcasts + 2R FMAs runs at ~200 of 216 GFLOP/s for
+ *   every shape tried (14x32, 12x32, 8x48, 6x64, 10x48; embedded {1to16} broadcasts were slower, 175),
+ *   so no register shape buys more than ~5 %; this kernel on L1-resident panels runs at 186-195,
+ *   in the macro loops at ~177 (A slivers from L2, C from L3). Tried without effect (within noise):
+ *   KC 128..512 (256 best), MC 112..1008, NC >= 1024 (smaller was worse), C prefetch into L2 instead
+ *   of L1, prefetching the next B sliver 4 / 8 / 16 k-steps ahead, k unrolled by 4. C rows 4 KiB
+ *   apart cost ~5 % at n = 1024 (ldc = n + 16 ran ~5 % faster, for oneDNN too); the ir-outer order
+ *   (consecutive tiles share C's rows) gained 3-6 % at every n.
+ *   Tiny batched 10x5 @ 5x8 (the driver's mb_gemm_tiny: B rows in ymm, K unrolled, {1to8} FMAs):
+ *   batch 32: 294 ns = 11.5x OpenBLAS looping cblas_sgemm, 3.4x LIBXSMM 1.17; batch 64: 12.0x, 2.9x;
+ *   batch 256: 2.59 us = 10.3x OpenBLAS, 2.0x LIBXSMM (was 2.8-4.1x OpenBLAS, 0.83-1.07x LIBXSMM).
+ *   20x10 @ 10x5 broadcast weights: batch 32 / 256: 4.4x / 4.0x OpenBLAS, 1.75x / 1.23x LIBXSMM.
+ *   Batched 64^3 (direct kernel, A and B in place): batch 32 / 64 / 256: 1.82x / 1.76x / 1.70x
+ *   OpenBLAS (was 1.61x at 64; target 2.2x MISSED), 1.06x / 1.04x / 1.00x oneDNN, 0.92x / 0.87x /
+ *   0.91x LIBXSMM. perf puts ~80 % of it in the k loop, which runs at ~0.9 of the instruction-mix
+ *   ceiling above; 2.2x OpenBLAS would need ~0.8 of the FMA peak including the operands' first
+ *   touch, more than LIBXSMM's JIT code reaches here (2.0x).
+ *   2 threads (wall clock, second core idle at the time): n = 1024 1.93x, n = 2048 1.95x the 1-thread
+ *   time (target >= 1.8x met); oneDNN on 2 threads is 5-8 % faster. The split has no barriers or
+ *   shared writes; the ceiling is the measured 2-core FMA peak ratio (448 / 220 = 2.0x).
  */
 #include "gemm_driver.h"
 

@@ -12,10 +12,12 @@
  * Contract: all of struct mb_gemm; never MB_ENOTSUP; MB_ENOMEM only when x->work cannot hold one
  * MR x KC + KC x NR panel pair.
  *
- * Verdict on this machine (1 thread, per-thread CPU time; baseline peak = 12 independent SSE2
- * mulps+addps chains, 40.2 GFLOP/s): n = 256 / 512 / 1024: 28.7 / 29.9 / 30.1 GFLOP/s = 0.71 / 0.74 /
- * 0.75 of that peak (target >= 0.35: met), 0.29x OpenBLAS's AVX2+FMA kernels, which is the price of
- * the baseline ISA (4-wide, no FMA), not of the blocking. Batched 64^3: 23 GFLOP/s.
+ * Verdict on this machine (1 thread; matbench medians of 3 repetitions of per-thread CPU time, peers
+ * in the same run; baseline peak = 12 independent SSE2 mulps+addps chains, 41.1 GFLOP/s in that
+ * session): n = 256 / 512 / 1024: 29.4 / 31.1 / 31.2 GFLOP/s = 0.72 / 0.76 / 0.76 of that peak
+ * (target >= 0.35: met; previous verdict 28.7 / 29.9 / 30.1), 0.28-0.30x OpenBLAS's AVX2+FMA
+ * kernels, which is the price of the baseline ISA (4-wide, no FMA), not of the blocking. Batched
+ * 64^3 x 64: 22 GFLOP/s. (The x86 tiny-item path of the driver needs AVX2, so not here.)
  */
 #include "gemm_driver.h"
 
