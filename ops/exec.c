@@ -47,7 +47,8 @@ static const struct mb_kernel *pick(struct mb_opctx *c, enum mb_kind kind)
     {                                                                                                               \
         const struct mb_kernel *k = pick(c, MB_KIND_##KIND);                                                        \
         enum mb_status s = k->fn.KIND(p, c->exec);                                                                  \
-        if (s == MB_ENOTSUP && strcmp(k->variant, "naive")) { /* variant declines this case: naive handles all */  \
+        /* the variant declines this case, or needs more workspace than c->exec has: naive handles all */          \
+        if ((s == MB_ENOTSUP || s == MB_ENOMEM) && strcmp(k->variant, "naive")) {                                   \
             c->fell_back |= 1u << MB_KIND_##KIND;                                                                   \
             s = mb_kernel_find(MB_KIND_##KIND, "naive")->fn.KIND(p, c->exec);                                       \
         }                                                                                                           \

@@ -24,7 +24,8 @@ struct mb_tensor {
 
 /* Which kernel variant runs each kind. The ops layer asks mb_kernel_find(kind, variant); when the
  * variant has no kernel of that kind (or it is unavailable on this CPU) it uses "naive" and records
- * the kind in fell_back (bit 1<<kind). A variant returning MB_ENOTSUP also falls back to naive. */
+ * the kind in fell_back (bit 1<<kind). A variant returning MB_ENOTSUP, or MB_ENOMEM (its scratch does not fit
+ * the workspace, e.g. blas attention's Tq*Tk scores), also falls back to naive. */
 struct mb_opctx {
     const char *variant;   /* e.g. "naive", "blas", "avx512"; NULL = "naive" */
     struct mb_exec *exec;  /* workspace and threads (mb_exec_init) */

@@ -441,6 +441,29 @@ static void test_attention_v_widens_batch(void **state)
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) mb_tensor_free(all[i]);
 }
 
+/* A variant whose scratch does not fit the workspace (blas/onednn attention keep all Tq*Tk scores, the
+ * SIMD softmax a column per thread) used to fail a valid op with "out of memory / workspace too small";
+ * it falls back to naive, which needs only a score row, like a variant that declines the case. */
+static void test_small_workspace_falls_back(void **state)
+{
+    (void)state;
+    struct mb_exec small;
+    mb_exec_init(&small, 1024, 1); /* 256 floats: a 40-key row fits, 40x40 scores do not */
+    struct mb_tensor q = RND(40, 4), k = RND(40, 4), v = RND(40, 3), x = RND(300, 2), o, w;
+    for (int var = 0; var < g_nvar; var++) {
+        struct mb_opctx c = {.variant = g_variants[var], .exec = &small};
+        if (mb_op_attention(&c, &q, &k, &v, NULL, false, 0, false, &o, &w) != MB_OK)
+            fail_msg("%s: %s", g_variants[var], c.msg);
+        check_attention(&q, &k, &v, &(struct attn_ref){0}, &o, &w, g_variants[var]);
+        mb_tensor_free(&o), mb_tensor_free(&w);
+        if (mb_op_softmax(&c, &x, 0, &o) != MB_OK) fail_msg("%s: %s", g_variants[var], c.msg);
+        check_softmax(&x, 0, &o, g_variants[var]);
+        mb_tensor_free(&o);
+    }
+    mb_tensor_free(&q), mb_tensor_free(&k), mb_tensor_free(&v), mb_tensor_free(&x);
+    mb_exec_free(&small);
+}
+
 static void test_attention_errors(void **state)
 {
     (void)state;
@@ -608,7 +631,7 @@ int main(void)
         cmocka_unit_test(test_binary_collapse),  cmocka_unit_test(test_collapse_dims),
         cmocka_unit_test(test_div_ieee),         cmocka_unit_test(test_softmax_axes),
         cmocka_unit_test(test_softmax_edges),    cmocka_unit_test(test_attention_values),
-        cmocka_unit_test(test_attention_errors), cmocka_unit_test(test_attention_v_widens_batch), cmocka_unit_test(test_transpose),
+        cmocka_unit_test(test_attention_errors), cmocka_unit_test(test_small_workspace_falls_back), cmocka_unit_test(test_attention_v_widens_batch), cmocka_unit_test(test_transpose),
         cmocka_unit_test(test_concatenate_stack), cmocka_unit_test(test_expand_reshape),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
