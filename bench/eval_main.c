@@ -10,6 +10,7 @@
  */
 #include "ops.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,25 +78,34 @@ int main(int argc, char **argv)
     if (mb_case_eval(&ctx, &cs, &out, &extra) != MB_OK) {
         fprintf(stderr, "matbench-eval: %s\n", ctx.msg);
         rc = 1;
-    } else if (mb_npy_write(outpath, &out, msg, sizeof msg) != MB_OK) {
-        fprintf(stderr, "matbench-eval: %s\n", msg);
-        rc = 1;
-    } else if (extra.data) {
-        /* OUT.npy -> OUT_weights.npy */
+    } else if (!extra.data) {
+        if (mb_npy_write(outpath, &out, msg, sizeof msg) != MB_OK) { /* atomic: whole or not at all */
+            fprintf(stderr, "matbench-eval: %s\n", msg);
+            rc = 1;
+        }
+    } else {
+        /* OUT.npy and OUT_weights.npy: both results or neither (old files kept on failure): the result goes to
+         * a temporary name, the weights are written (atomically), then the result is renamed into place. */
         size_t len = strlen(outpath);
         if (len >= 4 && !strcmp(outpath + len - 4, ".npy")) len -= 4;
-        char *wpath = malloc(len + 16);
-        if (!wpath) {
+        char *wpath = malloc(len + 16), *tmp = malloc(strlen(outpath) + 16);
+        if (!wpath || !tmp) {
             fprintf(stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
             exit(EXIT_FAILURE);
         }
         snprintf(wpath, len + 16, "%.*s_weights.npy", (int)len, outpath);
-        if (mb_npy_write(wpath, &extra, msg, sizeof msg) != MB_OK) {
+        snprintf(tmp, strlen(outpath) + 16, "%s.partial", outpath);
+        if (mb_npy_write(tmp, &out, msg, sizeof msg) != MB_OK || mb_npy_write(wpath, &extra, msg, sizeof msg) != MB_OK) {
             fprintf(stderr, "matbench-eval: %s\n", msg);
-            unlink(outpath); /* both results or neither */
+            unlink(tmp);
+            rc = 1;
+        } else if (rename(tmp, outpath) != 0) {
+            fprintf(stderr, "matbench-eval: cannot rename %s to %s: %s\n", tmp, outpath, strerror(errno));
+            unlink(tmp);
             rc = 1;
         }
         free(wpath);
+        free(tmp);
     }
     mb_tensor_free(&out);
     mb_tensor_free(&extra);

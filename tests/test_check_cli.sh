@@ -63,6 +63,12 @@ msg=$("$bin/matbench-eval" tests/vectors/051_s002_dot_error_3x4x5x2_2x5x3x7 -o "
 check "eval of invalid input exits 1" test "$rc" -eq 1
 check "... with the op's message" grep -q 'dot: dimension mismatch' <<<"$msg"
 check "... and writes no file" test ! -e "$t/bad.npy"
+# result + weights are both written or neither: a weights path that cannot be written keeps the old result
+mkdir -p "$t/keep" "$t/keep/r_weights.npy" && echo old >"$t/keep/r.npy"
+"$bin/matbench-eval" tests/vectors/092_e_attention_causal_rect -o "$t/keep/r.npy" >/dev/null 2>&1; rc=$?
+check "eval fails when the weights cannot be written" test "$rc" -eq 1
+check "... and leaves the previous result untouched" grep -qx old "$t/keep/r.npy"
+check "... and no temporary file behind" test -z "$(ls "$t/keep" | grep -v '^r.npy$\|^r_weights.npy$')"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
