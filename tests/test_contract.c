@@ -684,6 +684,23 @@ static int teardown(void **state)
     return 0;
 }
 
+/* a long einsum reduction is summed in double: a float running sum stalls at 2^24 (16777216) */
+static void test_einsum_long_sum(void **state)
+{
+    (void)state;
+    struct mb_tensor x, out;
+    char msg[256];
+    assert_int_equal(mb_tensor_alloc(&x, 2, SH(4200, 4200), msg, sizeof msg), MB_OK);
+    for (int64_t i = 0; i < 4200 * 4200; i++) x.data[i] = 1.0f;
+    const struct mb_tensor *in[1] = {&x};
+    struct mb_opctx c = ctx("naive");
+    assert_int_equal(mb_op_einsum(&c, "ij->", 1, in, &out), MB_OK);
+    assert_int_equal(out.ndim, 0);
+    assert_float_equal(out.data[0], 17640000.0f, 0.0f);
+    mb_tensor_free(&out);
+    mb_tensor_free(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -700,7 +717,7 @@ int main(void)
         cmocka_unit_test(test_lower_plan),
         cmocka_unit_test(test_lower_many_batch_dims),
         cmocka_unit_test(test_zero_sizes),
-        cmocka_unit_test(test_einsum_zero_label_left_only),
+        cmocka_unit_test(test_einsum_zero_label_left_only), cmocka_unit_test(test_einsum_long_sum),
     };
     return cmocka_run_group_tests_name("contract", tests, setup, teardown);
 }
