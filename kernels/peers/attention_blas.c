@@ -52,7 +52,7 @@ enum mb_status mb_attention_blas(const struct mb_attention *p, const struct mb_e
             continue;
         }
         if (D == 0)
-            for (int64_t i = 0; i < Tq * Tk; i++) s[i] = 0.0f;
+            for (int64_t i = 0; i < Tq * Tk; i++) s[i] = p->scale * 0.0f; /* scale * empty sum: NaN if scale is inf (d = 0), as the contract */
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Tq, (int)Tk, (int)D, p->scale, q, (int)ldq, k,
                         (int)ldk, 0.0f, s, (int)Tk);

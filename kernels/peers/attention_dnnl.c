@@ -59,7 +59,7 @@ enum mb_status mb_attention_onednn(const struct mb_attention *p, const struct mb
             continue;
         }
         if (D == 0) {
-            for (int64_t i = 0; i < Tq * Tk; i++) s[i] = 0.0f;
+            for (int64_t i = 0; i < Tq * Tk; i++) s[i] = p->scale * 0.0f; /* scale * empty sum: NaN if scale is inf (d = 0), as the contract */
         } else if (dnnl_sgemm('N', 'T', Tq, Tk, D, p->scale, q, ldq, k, ldk, 0.0f, s, Tk) != dnnl_success) {
             return MB_EDEVICE;
         }
