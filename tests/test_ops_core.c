@@ -464,6 +464,22 @@ static void test_small_workspace_falls_back(void **state)
     mb_exec_free(&small);
 }
 
+/* d = 0: the scores are scale * (empty sum) = inf * 0 = NaN with the default scale 1/sqrt(0), on every variant */
+static void test_attention_d0(void **state)
+{
+    (void)state;
+    struct mb_tensor q = RND(3, 0), k = RND(4, 0), v = RND(4, 2), o;
+    for (int var = 0; var < g_nvar; var++) {
+        struct mb_opctx c = ctx(g_variants[var]);
+        assert_int_equal(mb_op_attention(&c, &q, &k, &v, NULL, false, 0, false, &o, NULL), MB_OK);
+        assert_shape(&o, 2, SH(3, 2));
+        for (int i = 0; i < 6; i++)
+            if (!isnan(o.data[i])) fail_msg("%s: o[%d] = %g, want NaN", g_variants[var], i, o.data[i]);
+        mb_tensor_free(&o);
+    }
+    mb_tensor_free(&q), mb_tensor_free(&k), mb_tensor_free(&v);
+}
+
 static void test_attention_errors(void **state)
 {
     (void)state;
@@ -631,7 +647,7 @@ int main(void)
         cmocka_unit_test(test_binary_collapse),  cmocka_unit_test(test_collapse_dims),
         cmocka_unit_test(test_div_ieee),         cmocka_unit_test(test_softmax_axes),
         cmocka_unit_test(test_softmax_edges),    cmocka_unit_test(test_attention_values),
-        cmocka_unit_test(test_attention_errors), cmocka_unit_test(test_small_workspace_falls_back), cmocka_unit_test(test_attention_v_widens_batch), cmocka_unit_test(test_transpose),
+        cmocka_unit_test(test_attention_errors), cmocka_unit_test(test_small_workspace_falls_back), cmocka_unit_test(test_attention_v_widens_batch), cmocka_unit_test(test_attention_d0), cmocka_unit_test(test_transpose),
         cmocka_unit_test(test_concatenate_stack), cmocka_unit_test(test_expand_reshape),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
