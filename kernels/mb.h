@@ -176,6 +176,18 @@ static inline int64_t mb_batch_count(int n, const int64_t *sizes)
     return c;
 }
 
+/* The matrices of batch item b of a GEMM (every per-item loop over mb_gemm starts here). */
+struct mb_gemm_item {
+    const float *A, *B;
+    float *C;
+};
+static inline struct mb_gemm_item mb_gemm_item(const struct mb_gemm *p, int64_t b)
+{
+    return (struct mb_gemm_item){p->A + mb_batch_offset(p->nbatch, p->batch, p->a_bs, b),
+                                 p->B + mb_batch_offset(p->nbatch, p->batch, p->b_bs, b),
+                                 p->C + mb_batch_offset(p->nbatch, p->batch, p->c_bs, b)};
+}
+
 /* ------------------------------------------------------------------------------------------------
  * The registry. kernels.def is included with MB_KERNEL defined as needed; here it declares the
  * prototypes (a kernel with the wrong signature fails to compile, an unregistered kernel trips

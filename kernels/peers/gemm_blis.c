@@ -53,9 +53,9 @@ enum mb_status mb_gemm_blis(const struct mb_gemm *p, const struct mb_exec *x)
     float alpha = p->alpha, beta = p->beta;
     const int64_t nb = mb_batch_count(p->nbatch, p->batch);
     for (int64_t b = 0; b < nb; b++) {
-        const float *A = p->A + mb_batch_offset(p->nbatch, p->batch, p->a_bs, b);
-        const float *B = p->B + mb_batch_offset(p->nbatch, p->batch, p->b_bs, b);
-        float *C = p->C + mb_batch_offset(p->nbatch, p->batch, p->c_bs, b);
+        const struct mb_gemm_item it = mb_gemm_item(p, b);
+        const float *A = it.A, *B = it.B;
+        float *C = it.C;
         if (p->M == 0 || p->N == 0) continue;
         if (p->K == 0) {
             mb_peer_scale_c(p, C, crs, ccs);

@@ -33,9 +33,9 @@ enum mb_status mb_gemm_libxsmm(const struct mb_gemm *p, const struct mb_exec *x)
     const int nt = x->nthreads > 0 ? x->nthreads : 1;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t b = 0; b < nb; b++) {
-        const float *A = p->A + mb_batch_offset(p->nbatch, p->batch, p->a_bs, b);
-        const float *B = p->B + mb_batch_offset(p->nbatch, p->batch, p->b_bs, b);
-        float *C = p->C + mb_batch_offset(p->nbatch, p->batch, p->c_bs, b);
+        const struct mb_gemm_item it = mb_gemm_item(p, b);
+        const float *A = it.A, *B = it.B;
+        float *C = it.C;
         kern(B, A, C);
         mb_peer_add_bias(p, C, ldc, 1);
     }
