@@ -29,6 +29,14 @@ static hwloc_topology_t topology(void)
             fprintf(stderr, "%s:%d: hwloc cannot load the topology\n", __FILE__, __LINE__);
             exit(EXIT_FAILURE);
         }
+        /* Cores outside the affinity we were started with (taskset, numactl, a CI cpuset) are not ours:
+         * drop them, so pinning, core counts and "all threads" stay inside it. Read once, before any
+         * pinning narrows the calling thread's binding. */
+        hwloc_bitmap_t own = hwloc_bitmap_alloc();
+        if (own && hwloc_get_cpubind(t, own, HWLOC_CPUBIND_PROCESS) == 0 && !hwloc_bitmap_iszero(own) &&
+            !hwloc_bitmap_isincluded(hwloc_topology_get_topology_cpuset(t), own))
+            hwloc_topology_restrict(t, own, 0);
+        hwloc_bitmap_free(own);
     }
     return t;
 }
