@@ -527,6 +527,63 @@ static void check_vexp(void (*vexp_n)(const float *, float *, size_t), const cha
     assert_true(isfinite(r[7]) && fabs(r[7] - exp((double)sp[7])) <= mb_vexp_max_rel * exp((double)sp[7]));
 }
 
+/* attention_simd.h's base-2 exp (nn_exp2, one instance per ISA, exported by attention_<isa>.c for this test):
+ * the same documented bounds as vf_exp, on its domain (scores minus their max: <= 0, -inf, NaN). */
+void mb_test_att_exp2_avx2(const float *in, float *out, size_t n);
+void mb_test_att_exp2_avx512(const float *in, float *out, size_t n);
+
+static void check_att_exp2(void (*f)(const float *, float *, size_t), const char *isa)
+{
+    enum { CH = 4096 };
+    float in[CH], out[CH];
+    double maxrel = 0, maxsub = 0, at = 0;
+    for (int part = 0; part < 2; part++) { /* 2^23 points on [-150, 0], then 2^22 on [-1, 0] */
+        const double lo = part ? -1.0 : -150.0;
+        const int64_t npts = part ? (1 << 22) : (1 << 23);
+        const double step = -lo / (double)npts;
+        for (int64_t base = 0; base < npts; base += CH) {
+            for (int i = 0; i < CH; i++) in[i] = (float)(lo + (double)(base + i) * step);
+            f(in, out, CH);
+            for (int i = 0; i < CH; i++) {
+                const double want = exp2((double)in[i]);
+                if (want >= FLT_MIN) {
+                    const double rel = fabs(out[i] - want) / want;
+                    if (rel > maxrel) maxrel = rel, at = in[i];
+                } else {
+                    const double abserr = fabs(out[i] - want) - 0x1p-150;
+                    if (abserr > maxsub) maxsub = abserr;
+                }
+            }
+        }
+    }
+    print_message("%s attention exp2 max rel error %.3g (%.2f ulp) at %a; subnormal excess abs %.3g\n", isa,
+                  maxrel, maxrel / 0x1p-24, at, maxsub);
+    assert_true(maxrel <= mb_vexp_max_rel);
+    assert_true(maxsub <= mb_vexp_max_abs_sub);
+    float sp[16] = {-INFINITY, NAN, 0.0f, -0.0f, -200.0f, -1e30f, -149.0f, -126.0f}, r[16];
+    f(sp, r, 16);
+    uint32_t bits;
+    memcpy(&bits, &r[0], 4);
+    assert_true(bits == 0u); /* -inf -> +0 exactly */
+    assert_true(isnan(r[1]));
+    assert_true(r[2] == 1.0f && r[3] == 1.0f);
+    memcpy(&bits, &r[4], 4);
+    assert_true(bits == 0u);
+    memcpy(&bits, &r[5], 4);
+    assert_true(bits == 0u);
+    assert_true(r[6] == 0x1p-149f && r[7] == 0x1p-126f);
+}
+
+static void test_attention_exp2(void **state)
+{
+    (void)state;
+    unsigned f = mb_cpu_features();
+    if (!(f & MB_NEED_AVX2)) skip();
+    check_att_exp2(mb_test_att_exp2_avx2, "avx2");
+    if (f & MB_NEED_AVX512) check_att_exp2(mb_test_att_exp2_avx512, "avx512");
+    else print_message("avx512 attention exp2 not checked: CPU lacks AVX-512\n");
+}
+
 static void test_vexp(void **state)
 {
     (void)state;
@@ -545,7 +602,7 @@ int main(void)
         cmocka_unit_test(test_softmax_sweep),        cmocka_unit_test(test_attention_sweep),
         cmocka_unit_test(test_attention_benchmark_layout),
 #if MB_HAVE_X86
-        cmocka_unit_test(test_vexp),
+        cmocka_unit_test(test_vexp),                 cmocka_unit_test(test_attention_exp2),
 #endif
     };
     return cmocka_run_group_tests_name("nn_kernels", tests, NULL, NULL);

@@ -17,3 +17,10 @@ enum mb_status mb_attention_avx2(const struct mb_attention *p, const struct mb_e
 {
     return nn_attention_simd(p, x);
 }
+
+/* for tests/test_nn_kernels.c: out[i] = nn_exp2(in[i]) (this ISA's instance), n a multiple of 16 */
+void mb_test_att_exp2_avx2(const float *in, float *out, size_t n);
+void mb_test_att_exp2_avx2(const float *in, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i += VW) vf_store(out + i, nn_exp2(vf_load(in + i)));
+}

@@ -50,18 +50,51 @@
 
 static inline int64_t nn_up16(int64_t a) { return (a + 15) / 16 * 16; }
 
-/* st[r][0..BQ) = scale * sum_d kr[r][d] * qt[d][0..BQ) for r < mr (a compile-time constant after inlining).
+/* 2^x for the softmax: scores are kept in base 2 (Q is packed pre-multiplied by scale * log2 e), so the
+ * exponent needs no multiply and no range reduction by ln 2. 2^x = 2^floor(x) * 2^r, r = x - floor(x) in
+ * [0, 1), 2^r by a degree-6 polynomial (Chebyshev interpolant, approximation error 2^-28.6). Measured over
+ * every float in [-150, 16] (standalone sweep): max relative error 1.50 u where the result is normal, so
+ * vf_exp's documented bound MB_VEXP_MAX_REL = 2u holds; <= 1 subnormal ulp beyond rounding below FLT_MIN;
+ * -inf -> +0, NaN -> NaN. tests/test_nn_kernels.c (test_attention_exp2) asserts those bounds on a dense
+ * sweep of both ISA instances (mb_test_att_exp2_<isa>, exported by attention_<isa>.c for the test). AVX-512: r is one vreduceps and the scaling one vscalefps (floor(x) exactly as vreduceps takes
+ * it), no clamp needed (reduce(-inf) = 0, scalef(p, -inf) = 0): 9 ops against vf_exp's 15 plus the subtract.
+ * AVX2: clamp at -150 (so -inf gives 0, not NaN), floor, subtract, the two-factor vf_ldexp. Inputs here are
+ * <= 0 (scores minus their running max) or NaN. */
+NN_INLINE vf nn_exp2(vf x)
+{
+#if VW == 16
+    const vf r = _mm512_reduce_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); /* x - floor(x) */
+#else
+    x = vf_max(vf_set1(-150.0f), x); /* x second: NaN stays NaN */
+    const vf n = _mm256_round_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC), r = vf_sub(x, n);
+#endif
+    vf p = vf_set1(2.186578478e-4f);
+    p = vf_fma(p, r, vf_set1(1.239133184e-3f));
+    p = vf_fma(p, r, vf_set1(9.684186310e-3f));
+    p = vf_fma(p, r, vf_set1(5.548063020e-2f));
+    p = vf_fma(p, r, vf_set1(2.402304544e-1f));
+    p = vf_fma(p, r, vf_set1(6.931469328e-1f));
+    p = vf_fma(p, r, vf_set1(1.0f));
+#if VW == 16
+    return _mm512_scalef_ps(p, x); /* p * 2^floor(x), rounded once */
+#else
+    return vf_ldexp(p, n);
+#endif
+}
+
+/* st[r][0..BQ) = z0 + sum_d kr[r][d] * qt[d][0..BQ) for r < mr (a compile-time constant after inlining); Qt
+ * carries the scale (and log2 e), z0 = 0 * scale is 0, or NaN for a non-finite scale (D = 0: NaN scores).
  * Epilogue, while the tile is in registers: causal (lane i drops row r when i < jq + r; jq = NN_NOCAUSAL:
  * none) and, when mx != NULL, the running per-query max mx[0..BQ) (so no separate pass over St). */
 #define NN_NOCAUSAL INT64_MIN / 2
-NN_INLINE void nn_qk_ukr(int mr, const float *const *kr, const float *qt, int64_t D, float scale, float *st,
+NN_INLINE void nn_qk_ukr(int mr, const float *const *kr, const float *qt, int64_t D, float z0, float *st,
                          int64_t jq, float *mx)
 {
     vf acc[NN_MRK][NN_QV];
 #pragma GCC unroll 8
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
-        for (int c = 0; c < NN_QV; c++) acc[r][c] = vf_zero();
+        for (int c = 0; c < NN_QV; c++) acc[r][c] = vf_set1(z0);
 #pragma GCC unroll 2 /* halves the loop overhead competing for the vector ports: ~5 % measured */
     for (int64_t d = 0; d < D; d++) {
         vf b[NN_QV];
@@ -74,12 +107,10 @@ NN_INLINE void nn_qk_ukr(int mr, const float *const *kr, const float *qt, int64_
             for (int c = 0; c < NN_QV; c++) acc[r][c] = vf_fma(a, b[c], acc[r][c]);
         }
     }
-    const vf vs = vf_set1(scale);
 #pragma GCC unroll 8
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
         for (int c = 0; c < NN_QV; c++) {
-            acc[r][c] = vf_mul(vs, acc[r][c]);
             if (jq + r > c * VW) /* the diagonal band only */
                 acc[r][c] = vf_sel(vi_cmpgt(vi_set1((int32_t)(jq + r - c * VW)), vi_iota()), vf_set1(-INFINITY),
                                    acc[r][c]);
@@ -129,8 +160,8 @@ NN_INLINE void nn_pv_ukr(int mr, const float *pt, int64_t nk, const float *vr, i
 
 /* Out-of-line instances, one per row count: the full tile and the remainders (mr < NN_MR*). */
 #define NN_QK_CASE(n)                                                                                              \
-    case n: nn_qk_ukr(n, kr, qt, D, scale, st, jq, mx); break;
-static void nn_qk(int mr, const float *const *kr, const float *qt, int64_t D, float scale, float *st, int64_t jq,
+    case n: nn_qk_ukr(n, kr, qt, D, z0, st, jq, mx); break;
+static void nn_qk(int mr, const float *const *kr, const float *qt, int64_t D, float z0, float *st, int64_t jq,
                   float *mx)
 {
     switch (mr) {
@@ -168,7 +199,7 @@ static void nn_att_layout(const struct mb_attention *p, struct nn_att_ws *w)
     w->total = at;
 }
 
-/* St (nk x BQ) = scale * K[j0, j0+nk) Qt, masked (mask, causal); mx (NN_BQ floats) gets the per-query max. */
+/* St (nk x BQ) = K[j0, j0+nk) Qt (Qt pre-scaled: base-2 scores), masked (mask, causal); mx (NN_BQ floats) gets the per-query max. */
 static void nn_att_scores(const struct mb_attention *p, const float *k, const float *mask, int64_t i0, int64_t mq,
                           int64_t j0, int64_t nk, const float *qt, float *kp, float *st, float *mx)
 {
@@ -185,7 +216,7 @@ static void nn_att_scores(const struct mb_attention *p, const float *k, const fl
         const float *kr[NN_MRK];
         const int mr = nk - jb < NN_MRK ? (int)(nk - jb) : NN_MRK;
         for (int r = 0; r < mr; r++) kr[r] = kb + (jb + r) * ldk;
-        nn_qk(mr, kr, qt, D, p->scale, st + jb * NN_BQ, p->causal ? j0 + jb - i0 : NN_NOCAUSAL, mask ? NULL : mx);
+        nn_qk(mr, kr, qt, D, 0.0f * p->scale, st + jb * NN_BQ, p->causal ? j0 + jb - i0 : NN_NOCAUSAL, mask ? NULL : mx);
     }
     if (!mask) return;
     vf vmx[NN_QV]; /* an explicit mask (any strides): scalar, then the max, in a pass of its own */
@@ -220,8 +251,20 @@ static void nn_att_item(const struct mb_attention *p, int64_t b, int64_t i0, int
             for (int64_t e = 0; e < Dv; e++) o[(i0 + i) * p->o_ts + e * p->o_ds] = 0.0f;
         return;
     }
-    for (int64_t d = 0; d < D; d++) /* padding lanes (i >= mq) compute on zeros and are never written */
-        for (int64_t i = 0; i < NN_BQ; i++) qt[d * NN_BQ + i] = i < mq ? q[(i0 + i) * p->q_ts + d * p->q_ds] : 0.0f;
+    /* Qt[d][i] = c q[i][d], c = scale log2 e rounded once: the scores come out in base 2 (one more rounding
+     * per product, inside the D u scale sum |q||k| bound). Padding lanes (i >= mq) compute on zeros and are
+     * never written. */
+    const float c2 = (float)((double)p->scale * 1.4426950408889634);
+    const int64_t q_ts = p->q_ts, q_ds = p->q_ds;
+    for (int64_t i = 0; i < NN_BQ; i++) {
+        const float *qr = q + (i0 + i) * q_ts;
+        if (i >= mq)
+            for (int64_t d = 0; d < D; d++) qt[d * NN_BQ + i] = 0.0f;
+        else if (q_ds == 1)
+            for (int64_t d = 0; d < D; d++) qt[d * NN_BQ + i] = c2 * qr[d];
+        else
+            for (int64_t d = 0; d < D; d++) qt[d * NN_BQ + i] = c2 * qr[d * q_ds];
+    }
     for (int64_t i = 0; i < Dv * NN_BQ; i++) ot[i] = 0.0f;
     for (int64_t i = 0; i < NN_BQ; i++) m[i] = -INFINITY, l[i] = 0.0f;
 
@@ -235,7 +278,7 @@ static void nn_att_item(const struct mb_attention *p, int64_t b, int64_t i0, int
         for (int c = 0; c < NN_QV; c++) {
             const vf mo = vf_load(m + c * VW), mn = vf_max(vf_load(alpha + c * VW), mo);
             base[c] = nn_att_base(mn);
-            const vf a = vf_exp(vf_sub(mo, base[c])); /* mo = -inf: 0 (O and l are 0 then anyway) */
+            const vf a = nn_exp2(vf_sub(mo, base[c])); /* mo = -inf: 0 (O and l are 0 then anyway) */
             vf_store(alpha + c * VW, a);
             vf_store(m + c * VW, mn);
             sum[c] = vf_zero();
@@ -243,8 +286,9 @@ static void nn_att_item(const struct mb_attention *p, int64_t b, int64_t i0, int
         for (int64_t i = 0; i < NN_BQ; i++) rescale |= alpha[i] != 1.0f; /* after the first tiles: rarely */
         for (int64_t j = 0; j < nk; j++) {
             float *sr = st + j * NN_BQ;
+#pragma GCC unroll 4
             for (int c = 0; c < NN_QV; c++) {
-                const vf e = vf_exp(vf_sub(vf_load(sr + c * VW), base[c]));
+                const vf e = nn_exp2(vf_sub(vf_load(sr + c * VW), base[c]));
                 vf_store(sr + c * VW, e);
                 sum[c] = vf_add(sum[c], e);
             }
@@ -265,9 +309,14 @@ static void nn_att_item(const struct mb_attention *p, int64_t b, int64_t i0, int
     }
     for (int64_t i = 0; i < mq; i++) /* l == 0: fully masked row (NaN); NaN l stays NaN */
         l[i] = l[i] > 0.0f ? 1.0f / l[i] : NAN;
+    const int64_t o_ts = p->o_ts, o_ds = p->o_ds;
     for (int64_t i = 0; i < mq; i++) {
-        float *orow = o + (i0 + i) * p->o_ts;
-        for (int64_t e = 0; e < Dv; e++) orow[e * p->o_ds] = ot[e * NN_BQ + i] * l[i];
+        float *orow = o + (i0 + i) * o_ts;
+        const float li = l[i];
+        if (o_ds == 1)
+            for (int64_t e = 0; e < Dv; e++) orow[e] = ot[e * NN_BQ + i] * li;
+        else
+            for (int64_t e = 0; e < Dv; e++) orow[e * o_ds] = ot[e * NN_BQ + i] * li;
     }
     if (!p->w) return;
     float *w = p->w + mb_batch_offset(p->nbatch, p->batch, p->w_bs, b);
@@ -279,7 +328,7 @@ static void nn_att_item(const struct mb_attention *p, int64_t b, int64_t i0, int
         for (int64_t j = 0; j < nk; j++) {
             float *sr = st + j * NN_BQ;
             for (int c = 0; c < NN_QV; c++)
-                vf_store(sr + c * VW, vf_mul(vf_exp(vf_sub(vf_load(sr + c * VW), base[c])), vf_load(l + c * VW)));
+                vf_store(sr + c * VW, vf_mul(nn_exp2(vf_sub(vf_load(sr + c * VW), base[c])), vf_load(l + c * VW)));
         }
         for (int64_t i = 0; i < mq; i++) {
             float *wr = w + (i0 + i) * p->w_qs + j0 * p->w_ks;
