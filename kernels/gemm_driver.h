@@ -76,7 +76,8 @@ struct mb_gemm_ukr {
     mb_gemm_ukr_direct_fn direct; /* on A / B in place, or NULL */
     mb_gemm_ukr_batch_fn batch;   /* tiny items, batch loop inside, or NULL */
     int batch_max_m;              /* largest M .batch takes */
-    int ir_outer;                 /* 1: always ir outer (A sliver in L1, B panel in L2); 0: by size */
+    int ir_outer; /* 1: always ir outer (A sliver in L1, B panel in L2); -1: never (jr outer); 0: by size */
+    int pack_a;   /* 1: always pack A on the blocked path (no in-place A, mb_gemm_drive's direct_a) */
 };
 
 /* Store an MR x NR tile t (leading dimension ldt) into C with alpha / beta / bias: the generic edge
@@ -127,16 +128,88 @@ static inline struct mb_gemm_blk mb_gemm_blocking(const struct mb_exec *x, const
      * where the panel fits, AVX2 was 8 % slower with ir outer). */
     b.nc = mb_gemm_round_down(l3 / 4 / (b.kc * 4), u->nr, u->nr);
     if (b.nc > 4096) b.nc = mb_gemm_round_down(4096, u->nr, u->nr);
-    b.ir_outer = u->ir_outer || (double)b.kc * (double)(N < b.nc ? N : b.nc) * 4 > (double)l2 / 2;
+    b.ir_outer = u->ir_outer > 0 || (u->ir_outer == 0 && (double)b.kc * (double)(N < b.nc ? N : b.nc) * 4 > (double)l2 / 2);
     if (b.ir_outer) b.nc = mb_gemm_round_down(l2 / 2 / (b.kc * 4), u->nr, u->nr);
     b.direct_a = 0;
     b.pf_next = 0;
     return b;
 }
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+/* 8x8 transpose of r[0..8) in place (r[j] = column j of the input rows) */
+static inline __attribute__((always_inline)) void mb_gemm_tr8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* One full MR-tall sliver (MR in 9..16 or 1..8, a constant), row-major A: 8 columns of every row at a
+ * time, 8x8 transposes in ymm, the columns stored as 8-float pieces in increasing address order (each
+ * overlaps the next column's start, which that column's store then overwrites; the sliver's last piece
+ * is masked so nothing past it is written). */
+static inline __attribute__((always_inline)) void mb_gemm_pack_a_rm(const int MR, int64_t kc, const float *s,
+                                                                     int64_t rs, float *ap, const float *next)
+{
+    enum { H = 2 };
+    const int nh = MR > 8 ? 2 : 1;
+    const __m256i lastm = _mm256_cmpgt_epi32(_mm256_set1_epi32(MR - 8 * (nh - 1)),
+                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    int64_t p = 0;
+    for (; p + 8 <= kc; p += 8) {
+        __m256 r[H][8];
+        if ((p & 15) == 0 && next)
+            for (int i = 0; i < MR; i++) __builtin_prefetch(next + i * rs + p, 0, 3);
+#pragma GCC unroll 16
+        for (int h = 0; h < nh; h++) {
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                r[h][i] = 8 * h + i < MR ? _mm256_loadu_ps(s + (8 * h + i) * rs + p) : _mm256_setzero_ps();
+            mb_gemm_tr8(r[h]);
+        }
+        float *d = ap + p * MR;
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++)
+#pragma GCC unroll 16
+            for (int h = 0; h < nh; h++) {
+                if (h == nh - 1 && j == 7 && p + 8 == kc)
+                    _mm256_maskstore_ps(d + j * MR + 8 * h, lastm, r[h][j]);
+                else
+                    _mm256_storeu_ps(d + j * MR + 8 * h, r[h][j]);
+            }
+    }
+    for (; p < kc; p++)
+        for (int i = 0; i < MR; i++) ap[p * MR + i] = s[i * rs + p];
+}
+#endif
+
 /* Pack rows [0, mc) x cols [0, kc) of A (strides rs, cs) into MR-tall slivers: ap[s][p][i], zero-padded. */
 static void mb_gemm_pack_a(int MR, int64_t mc, int64_t kc, const float *a, int64_t rs, int64_t cs, float *ap)
 {
+#if defined(__AVX2__) && defined(__FMA__)
+    if (cs == 1 && (MR == 6 || MR == 14)) {
+        int64_t i0 = 0;
+        for (; i0 + MR <= mc; i0 += MR, ap += MR * kc) {
+            const float *nx = i0 + 2 * MR <= mc ? a + (i0 + MR) * rs : NULL;
+            if (MR == 6)
+                mb_gemm_pack_a_rm(6, kc, a + i0 * rs, rs, ap, nx);
+            else
+                mb_gemm_pack_a_rm(14, kc, a + i0 * rs, rs, ap, nx);
+        }
+        if (i0 == mc) return;
+        a += i0 * rs, mc -= i0; /* the last, partial sliver: below */
+    }
+#endif
     /* p outer: contiguous writes and MR sequential read streams (a row-major A read row by row with
      * strided writes was 2x slower: pack_a 9.8 % -> 4.2 % of an AVX-512 n = 1024 run) */
     for (int64_t i0 = 0; i0 < mc; i0 += MR, ap += MR * kc) {
@@ -473,8 +546,7 @@ static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exe
     /* row-major A (unit column stride) small enough to stay in L2: the direct micro-kernel broadcasts
      * from A's rows in place (BLIS "sup" style) and only B is packed. Saves the A transpose-pack, a
      * fifth of the time at n = 256; measured slower once A outgrows L2 (n >= 1024), so packed there. */
-    bk.direct_a =
-        u->direct != NULL && p->a_cs == 1 && (double)p->M * (double)p->K * 4 <= (x->l2 > 0 ? x->l2 : 1 << 20) / 2;
+    bk.direct_a = !u->pack_a && u->direct != NULL && p->a_cs == 1 && (double)p->M * (double)p->K * 4 <= (x->l2 > 0 ? x->l2 : 1 << 20) / 2;
     /* the batch's operands outgrow L2: prefetching the next item under the current one's tiles gained
      * 5-7 % at 64 / 256 x 64^3; when they stay in L2 the prefetches only cost (~4 % at 8 x 64^3) */
     bk.pf_next = direct && nb > 1 &&

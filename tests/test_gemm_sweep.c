@@ -280,6 +280,31 @@ static void test_features(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* ---- packed A: row-major A larger than half of L2, so the blocked path packs it (the SIMD transposes
+ * of mb_gemm_pack_a): full and partial slivers, K tails that are and are not multiples of 8 ---------- */
+static void test_packed_a(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][3] = {{531, 37, 601}, {1008, 20, 400}, {518, 40, 768}, {700, 17, 389}};
+    int fails = 0, runs = 0;
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
+        for (int v = 0; v < 3; v++) {
+            struct cfg c = {shapes[si][0], shapes[si][1], shapes[si][2], 0, v == 2, 0, 1, 0, {1, 1}, 0, 0, 1.0f,
+                            0.0f, 0, 1 + (v == 2)};
+            if (v == 1) c.cgap = 3, c.ccs = 2, c.alpha = -0.5f, c.beta = 0.75f, c.bias = 1;
+            struct inst t;
+            inst_make(&t, &c);
+            for (int i = 0; i < mb_kernel_count; i++) {
+                const struct mb_kernel *k = &mb_kernels[i];
+                if (!usable(k) || !is_blocked(k)) continue;
+                fails += run_one(k, &t, &c) > 0, runs++;
+            }
+            inst_free(&t);
+        }
+    printf("  packed A: %d runs, %d failed\n", runs, fails);
+    assert_int_equal(fails, 0);
+}
+
 /* ---- threads: bitwise identical for 1 and 2 threads (no split-K; see kernels/gemm_driver.h) --- */
 static void test_thread_determinism(void **state)
 {
@@ -362,6 +387,7 @@ static void test_edges(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_packed_a),
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_cube),
         cmocka_unit_test(test_thread_determinism),

@@ -70,6 +70,14 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
             }
         }
     } else {
+        /* C comes from L2 / L3 when the matrix is large: start those misses now, under the k loop */
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++) {
+            const float *ci = c + (i < mr ? i : 0) * c_rs;
+            _mm_prefetch((const char *)ci, _MM_HINT_T0);
+            _mm_prefetch((const char *)(ci + (nr - 1) * c_cs), _MM_HINT_T0);
+        }
+#pragma GCC unroll 4
         for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
             __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 16
@@ -189,6 +197,6 @@ static void ukr_batch(const struct mb_gemm *p, int64_t b0, int64_t b1, const flo
 
 enum mb_status mb_gemm_avx2(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, 2 * MR, 0};
+    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, 2 * MR, -1, 1};
     return mb_gemm_drive(p, x, &u);
 }

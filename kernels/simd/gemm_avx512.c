@@ -242,6 +242,6 @@ static void ukr_batch(const struct mb_gemm *p, int64_t b0, int64_t b1, const flo
 
 enum mb_status mb_gemm_avx512(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, MR, 1};
+    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, MR, 1, 0};
     return mb_gemm_drive(p, x, &u);
 }
