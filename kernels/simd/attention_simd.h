@@ -82,6 +82,40 @@ NN_INLINE vf nn_exp2(vf x)
 #endif
 }
 
+/* In-register transpose of a VW x VW block: r[k] lane j -> r[j] lane k. */
+NN_INLINE void nn_transpose(vf *r)
+{
+#if VW == 16
+    __m512 t[16], u[16];
+    for (int k = 0; k < 16; k += 2) t[k] = _mm512_unpacklo_ps(r[k], r[k + 1]), t[k + 1] = _mm512_unpackhi_ps(r[k], r[k + 1]);
+    for (int k = 0; k < 16; k += 4) {
+        u[k] = _mm512_shuffle_ps(t[k], t[k + 2], 0x44), u[k + 1] = _mm512_shuffle_ps(t[k], t[k + 2], 0xEE);
+        u[k + 2] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0x44), u[k + 3] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
+    }
+    /* u[4g + m] holds, in each 128-bit lane L, column 4L + m of rows 4g..4g+3 */
+    for (int k = 0; k < 16; k += 8)
+        for (int m = 0; m < 4; m++) {
+            t[k + m] = _mm512_shuffle_f32x4(u[k + m], u[k + 4 + m], 0x88);
+            t[k + 4 + m] = _mm512_shuffle_f32x4(u[k + m], u[k + 4 + m], 0xDD);
+        }
+    for (int m = 0; m < 8; m++) {
+        r[m] = _mm512_shuffle_f32x4(t[m], t[8 + m], 0x88);
+        r[8 + m] = _mm512_shuffle_f32x4(t[m], t[8 + m], 0xDD);
+    }
+#else
+    __m256 t[8], u[8];
+    for (int k = 0; k < 8; k += 2) t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]), t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+    for (int k = 0; k < 8; k += 4) {
+        u[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44), u[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xEE);
+        u[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44), u[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
+    }
+    for (int m = 0; m < 4; m++) {
+        r[m] = _mm256_permute2f128_ps(u[m], u[4 + m], 0x20);
+        r[4 + m] = _mm256_permute2f128_ps(u[m], u[4 + m], 0x31);
+    }
+#endif
+}
+
 /* st[r][0..BQ) = z0 + sum_d kr[r][d] * qt[d][0..BQ) for r < mr (a compile-time constant after inlining); Qt
  * carries the scale (and log2 e), z0 = 0 * scale is 0, or NaN for a non-finite scale (D = 0: NaN scores).
  * Epilogue, while the tile is in registers: causal (lane i drops row r when i < jq + r; jq = NN_NOCAUSAL:
@@ -256,7 +290,22 @@ static void nn_att_item(const struct mb_attention *p, int64_t b, int64_t i0, int
      * never written. */
     const float c2 = (float)((double)p->scale * 1.4426950408889634);
     const int64_t q_ts = p->q_ts, q_ds = p->q_ds;
-    for (int64_t i = 0; i < NN_BQ; i++) {
+    int64_t ifull = 0; /* queries [0, ifull) packed by VW x VW transposes */
+    if (q_ds == 1) {
+        const vf vc = vf_set1(c2);
+        for (; ifull + VW <= mq; ifull += VW) {
+            int64_t d0 = 0;
+            for (; d0 + VW <= D; d0 += VW) {
+                vf r[VW];
+                for (int kk = 0; kk < VW; kk++) r[kk] = vf_mul(vc, vf_load(q + (i0 + ifull + kk) * q_ts + d0));
+                nn_transpose(r);
+                for (int kk = 0; kk < VW; kk++) vf_store(qt + (d0 + kk) * NN_BQ + ifull, r[kk]);
+            }
+            for (int64_t i = ifull; i < ifull + VW; i++)
+                for (int64_t d = d0; d < D; d++) qt[d * NN_BQ + i] = c2 * q[(i0 + i) * q_ts + d];
+        }
+    }
+    for (int64_t i = ifull; i < NN_BQ; i++) {
         const float *qr = q + (i0 + i) * q_ts;
         if (i >= mq)
             for (int64_t d = 0; d < D; d++) qt[d * NN_BQ + i] = 0.0f;
@@ -310,7 +359,21 @@ static void nn_att_item(const struct mb_attention *p, int64_t b, int64_t i0, int
     for (int64_t i = 0; i < mq; i++) /* l == 0: fully masked row (NaN); NaN l stays NaN */
         l[i] = l[i] > 0.0f ? 1.0f / l[i] : NAN;
     const int64_t o_ts = p->o_ts, o_ds = p->o_ds;
-    for (int64_t i = 0; i < mq; i++) {
+    int64_t iout = 0; /* queries [0, iout) written by VW x VW transposes */
+    if (o_ds == 1)
+        for (; iout + VW <= mq; iout += VW) {
+            const vf li = vf_load(l + iout);
+            int64_t e0 = 0;
+            for (; e0 + VW <= Dv; e0 += VW) {
+                vf r[VW];
+                for (int kk = 0; kk < VW; kk++) r[kk] = vf_mul(vf_load(ot + (e0 + kk) * NN_BQ + iout), li);
+                nn_transpose(r);
+                for (int kk = 0; kk < VW; kk++) vf_store(o + (i0 + iout + kk) * o_ts + e0, r[kk]);
+            }
+            for (int64_t i = iout; i < iout + VW; i++)
+                for (int64_t e = e0; e < Dv; e++) o[(i0 + i) * o_ts + e] = ot[e * NN_BQ + i] * l[i];
+        }
+    for (int64_t i = iout; i < mq; i++) {
         float *orow = o + (i0 + i) * o_ts;
         const float li = l[i];
         if (o_ds == 1)
