@@ -70,6 +70,10 @@ typedef void (*mb_gemm_ukr_direct_fn)(int64_t k, const float *a, int64_t a_rs, i
  * are set up once per call, not once per item. bias: contiguous or NULL. */
 typedef void (*mb_gemm_ukr_batch_fn)(const struct mb_gemm *p, int64_t b0, int64_t b1, const float *bias);
 
+/* Whole items [b0, b1) with nr < N <= wide_max_n on the direct path (b_cs == 1, K <= KC), tiles as wide
+ * as C's rows; pf: prefetch the next item during the current one (mb_gemm_blk.pf_next). */
+typedef void (*mb_gemm_ukr_wide_fn)(const struct mb_gemm *p, int64_t b0, int64_t b1, const float *bias, int pf);
+
 struct mb_gemm_ukr {
     int mr, nr;                   /* register block */
     mb_gemm_ukr_packed_fn packed; /* on packed slivers */
@@ -78,6 +82,8 @@ struct mb_gemm_ukr {
     int batch_max_m;              /* largest M .batch takes */
     int ir_outer; /* 1: always ir outer (A sliver in L1, B panel in L2); -1: never (jr outer); 0: by size */
     int pack_a;   /* 1: always pack A on the blocked path (no in-place A, mb_gemm_drive's direct_a) */
+    mb_gemm_ukr_wide_fn wide; /* direct path, whole items with nr < N <= wide_max_n, or NULL */
+    int wide_max_n;
 };
 
 /* Store an MR x NR tile t (leading dimension ldt) into C with alpha / beta / bias: the generic edge
@@ -489,6 +495,11 @@ static void mb_gemm_run(const struct mb_gemm *p, const struct mb_gemm_ukr *u, st
     if (direct && u->batch && m0 == 0 && m1 == p->M && p->M <= u->batch_max_m && n0 == 0 && n1 == p->N &&
         p->N <= u->nr) {
         u->batch(p, b0, b1, bias);
+        return;
+    }
+    if (direct && u->wide && m0 == 0 && m1 == p->M && n0 == 0 && n1 == p->N && p->N > u->nr &&
+        p->N <= u->wide_max_n) {
+        u->wide(p, b0, b1, bias, bk.pf_next);
         return;
     }
     struct mb_gemm_iter it;

@@ -86,7 +86,7 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
                                                        int nr, const float *alpha_p, const float *beta_p,
                                                        const float *bias)
 {
-    __m512 acc[MR][2];
+    __m512 acc[MR][4]; /* NV <= 2, or 4 with R <= 6 (the wide path) */
     if (DIRECT) { /* R == mr at every call; k >= 1 always (K == 0 never reaches a micro-kernel) */
         const __mmask16 bm = tail_mask(nr - 16 * (NV - 1));
         /* row i of A at g[i / 5] + {0, r, 2r, 3r, 4r}[i % 5] (bytes): 3 bases + r + 3r in registers, each
@@ -101,7 +101,7 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
 #pragma GCC unroll 16
             for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
         for (int64_t p = 0; p < k; p++) {
-            __m512 bv[2];
+            __m512 bv[4];
 #pragma GCC unroll 16
             for (int v = 0; v < NV - 1; v++) bv[v] = _mm512_loadu_ps(b + p * b_rs + 16 * v);
             bv[NV - 1] = _mm512_maskz_loadu_ps(bm, b + p * b_rs + 16 * (NV - 1));
@@ -154,12 +154,12 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
             }
         }
     } else {
-        float t[MR * 32];
+        float t[MR * 64];
 #pragma GCC unroll 16
         for (int i = 0; i < R; i++)
 #pragma GCC unroll 16
-            for (int v = 0; v < NV; v++) _mm512_storeu_ps(t + i * 32 + 16 * v, acc[i][v]);
-        mb_gemm_store_tile(t, 32, c, c_rs, c_cs, mr, nr, alpha, beta, bias);
+            for (int v = 0; v < NV; v++) _mm512_storeu_ps(t + i * 64 + 16 * v, acc[i][v]);
+        mb_gemm_store_tile(t, 64, c, c_rs, c_cs, mr, nr, alpha, beta, bias);
     }
 }
 
@@ -240,8 +240,73 @@ static void ukr_batch(const struct mb_gemm *p, int64_t b0, int64_t b1, const flo
     }
 }
 
+/* Wide path: items with 32 < N <= 64 read in place, tiles of WR rows x the whole row of C (3-4 zmm,
+ * 24 accumulators): A's rows are read once, B (K x N, in L1) once per row tile. pf: prefetch the next
+ * item's A and B under the current one's tiles (the driver's pf_next). */
+#define WR 6
+static inline __attribute__((always_inline)) void wide_tile(const int R, const int NV, const struct mb_gemm *p,
+                                                            const float *a, const float *b, float *c,
+                                                            const float *bias)
+{
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            _mm_prefetch((const char *)(c + i * p->c_rs + (16 * v < p->N ? 16 * v : 0) * p->c_cs), _MM_HINT_T0);
+    body(R, NV, 1, p->K, a, p->a_rs, p->a_cs, b, p->b_rs, c, p->c_rs, p->c_cs, R, (int)p->N, &p->alpha, &p->beta, bias);
+}
+
+static inline __attribute__((always_inline)) void wide_loop(const int NV, const struct mb_gemm *p, int64_t b0,
+                                                            int64_t b1, const float *bias, int pf)
+{
+    const int64_t M = p->M, K = p->K, N = p->N, tiles = mb_gemm_cdiv(M, WR);
+    const int64_t ra = mb_gemm_cdiv(M, tiles), rk = mb_gemm_cdiv(K, tiles); /* next A rows, B rows per tile */
+    const int tail = (int)(M % WR);
+    struct mb_gemm_iter it, nx;
+    mb_gemm_iter_init(&it, p, b0);
+    for (int64_t bi = b0; bi < b1; bi++, mb_gemm_iter_next(&it, p)) {
+        const float *A = p->A + it.oa, *B = p->B + it.ob;
+        float *C = p->C + it.oc;
+        const float *nA = NULL, *nB = NULL;
+        if (pf && bi + 1 < b1) {
+            nx = it;
+            mb_gemm_iter_next(&nx, p);
+            nA = p->A + nx.oa, nB = p->B + nx.ob;
+        }
+        int64_t pr = 0, pk = 0;
+        for (int64_t i = 0; i < M; i += WR) {
+            const float *a = A + i * p->a_rs;
+            float *c = C + i * p->c_rs;
+            if (M - i >= WR)
+                wide_tile(WR, NV, p, a, B, c, bias);
+            else
+                switch (tail) {
+                case 1: wide_tile(1, NV, p, a, B, c, bias); break;
+                case 2: wide_tile(2, NV, p, a, B, c, bias); break;
+                case 3: wide_tile(3, NV, p, a, B, c, bias); break;
+                case 4: wide_tile(4, NV, p, a, B, c, bias); break;
+                default: wide_tile(5, NV, p, a, B, c, bias); break;
+                }
+            if (!nB) continue;
+            for (int64_t e = pr + ra < M ? pr + ra : M; pr < e; pr++)
+                if (p->a_cs == 1)
+                    for (int64_t q = 0; q < K; q += 16) _mm_prefetch((const char *)(nA + pr * p->a_rs + q), _MM_HINT_T1);
+            for (int64_t e = pk + rk < K ? pk + rk : K; pk < e; pk++)
+                for (int64_t q = 0; q < N; q += 16) _mm_prefetch((const char *)(nB + pk * p->b_rs + q), _MM_HINT_T1);
+        }
+    }
+}
+
+static void ukr_wide(const struct mb_gemm *p, int64_t b0, int64_t b1, const float *bias, int pf)
+{
+    if (p->N > 48)
+        wide_loop(4, p, b0, b1, bias, pf);
+    else
+        wide_loop(3, p, b0, b1, bias, pf);
+}
+
 enum mb_status mb_gemm_avx512(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, MR, 1, 0};
+    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, MR, 1, 0, ukr_wide, 64};
     return mb_gemm_drive(p, x, &u);
 }
