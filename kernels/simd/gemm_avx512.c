@@ -245,8 +245,7 @@ static void ukr_batch(const struct mb_gemm *p, int64_t b0, int64_t b1, const flo
  * item's A and B under the current one's tiles (the driver's pf_next). */
 #define WR 6
 static inline __attribute__((always_inline)) void wide_tile(const int R, const int NV, const struct mb_gemm *p,
-                                                            const float *a, const float *b, float *c,
-                                                            const float *bias)
+                                                            const float *a, const float *b, float *c, const float *bias)
 {
 #pragma GCC unroll 8
     for (int i = 0; i < R; i++)
@@ -254,6 +253,111 @@ static inline __attribute__((always_inline)) void wide_tile(const int R, const i
         for (int v = 0; v < NV; v++)
             _mm_prefetch((const char *)(c + i * p->c_rs + (16 * v < p->N ? 16 * v : 0) * p->c_cs), _MM_HINT_T0);
     body(R, NV, 1, p->K, a, p->a_rs, p->a_cs, b, p->b_rs, c, p->c_rs, p->c_cs, R, (int)p->N, &p->alpha, &p->beta, bias);
+}
+
+/* The full 6 x 64 tile (A unit column stride, k >= 1) in asm: zmm0-23 accumulate, zmm24-27 the row of B
+ * (the last one masked by bm), zmm28 / 29 the broadcasts of A (alternating). Accumulators then go to
+ * d (row stride dr bytes, last vector masked by sm): C itself when C = A @ B with unit column stride,
+ * else a 6 x 64 scratch tile for the C epilogue. */
+static inline __attribute__((always_inline)) void wide6x64_asm(int64_t k, const float *a, int64_t a_rs, const float *b,
+                                                               int64_t b_rs, __mmask16 bm, float *d, int64_t dr,
+                                                               __mmask16 sm)
+{
+    const int64_t r = a_rs * 4, r3 = 3 * r, br = b_rs * 4, dr3 = 3 * dr;
+    const float *a5 = a + 5 * a_rs;
+    float *d5 = (float *)((char *)d + 5 * dr);
+    __asm__ volatile(
+        "vpxord %%zmm0, %%zmm0, %%zmm0\n\t"
+        "vmovaps %%zmm0, %%zmm1\n\t vmovaps %%zmm0, %%zmm2\n\t vmovaps %%zmm0, %%zmm3\n\t"
+        "vmovaps %%zmm0, %%zmm4\n\t vmovaps %%zmm0, %%zmm5\n\t vmovaps %%zmm0, %%zmm6\n\t vmovaps %%zmm0, %%zmm7\n\t"
+        "vmovaps %%zmm0, %%zmm8\n\t vmovaps %%zmm0, %%zmm9\n\t vmovaps %%zmm0, %%zmm10\n\t vmovaps %%zmm0, %%zmm11\n\t"
+        "vmovaps %%zmm0, %%zmm12\n\t vmovaps %%zmm0, %%zmm13\n\t vmovaps %%zmm0, %%zmm14\n\t vmovaps %%zmm0, "
+        "%%zmm15\n\t"
+        "vmovaps %%zmm0, %%zmm16\n\t vmovaps %%zmm0, %%zmm17\n\t vmovaps %%zmm0, %%zmm18\n\t vmovaps %%zmm0, "
+        "%%zmm19\n\t"
+        "vmovaps %%zmm0, %%zmm20\n\t vmovaps %%zmm0, %%zmm21\n\t vmovaps %%zmm0, %%zmm22\n\t vmovaps %%zmm0, "
+        "%%zmm23\n\t"
+        ".p2align 5\n"
+        "1:\n\t"
+        "vmovups (%[b]), %%zmm24\n\t"
+        "vmovups 64(%[b]), %%zmm25\n\t"
+        "vmovups 128(%[b]), %%zmm26\n\t"
+        "vmovups 192(%[b]), %%zmm27%{%[bm]%}%{z%}\n\t"
+        "vbroadcastss (%[a]), %%zmm28\n\t"
+        "vfmadd231ps %%zmm24, %%zmm28, %%zmm0\n\t vfmadd231ps %%zmm25, %%zmm28, %%zmm1\n\t"
+        "vfmadd231ps %%zmm26, %%zmm28, %%zmm2\n\t vfmadd231ps %%zmm27, %%zmm28, %%zmm3\n\t"
+        "vbroadcastss (%[a],%[r],1), %%zmm29\n\t"
+        "vfmadd231ps %%zmm24, %%zmm29, %%zmm4\n\t vfmadd231ps %%zmm25, %%zmm29, %%zmm5\n\t"
+        "vfmadd231ps %%zmm26, %%zmm29, %%zmm6\n\t vfmadd231ps %%zmm27, %%zmm29, %%zmm7\n\t"
+        "vbroadcastss (%[a],%[r],2), %%zmm28\n\t"
+        "vfmadd231ps %%zmm24, %%zmm28, %%zmm8\n\t vfmadd231ps %%zmm25, %%zmm28, %%zmm9\n\t"
+        "vfmadd231ps %%zmm26, %%zmm28, %%zmm10\n\t vfmadd231ps %%zmm27, %%zmm28, %%zmm11\n\t"
+        "vbroadcastss (%[a],%[r3],1), %%zmm29\n\t"
+        "vfmadd231ps %%zmm24, %%zmm29, %%zmm12\n\t vfmadd231ps %%zmm25, %%zmm29, %%zmm13\n\t"
+        "vfmadd231ps %%zmm26, %%zmm29, %%zmm14\n\t vfmadd231ps %%zmm27, %%zmm29, %%zmm15\n\t"
+        "vbroadcastss (%[a],%[r],4), %%zmm28\n\t"
+        "vfmadd231ps %%zmm24, %%zmm28, %%zmm16\n\t vfmadd231ps %%zmm25, %%zmm28, %%zmm17\n\t"
+        "vfmadd231ps %%zmm26, %%zmm28, %%zmm18\n\t vfmadd231ps %%zmm27, %%zmm28, %%zmm19\n\t"
+        "vbroadcastss (%[a5]), %%zmm29\n\t"
+        "vfmadd231ps %%zmm24, %%zmm29, %%zmm20\n\t vfmadd231ps %%zmm25, %%zmm29, %%zmm21\n\t"
+        "vfmadd231ps %%zmm26, %%zmm29, %%zmm22\n\t vfmadd231ps %%zmm27, %%zmm29, %%zmm23\n\t"
+        "add $4, %[a]\n\t add $4, %[a5]\n\t add %[br], %[b]\n\t"
+        "dec %[k]\n\t jnz 1b\n\t"
+        "vmovups %%zmm0, (%[d])\n\t vmovups %%zmm1, 64(%[d])\n\t vmovups %%zmm2, 128(%[d])\n\t"
+        "vmovups %%zmm3, 192(%[d])%{%[sm]%}\n\t"
+        "vmovups %%zmm4, (%[d],%[dr],1)\n\t vmovups %%zmm5, 64(%[d],%[dr],1)\n\t vmovups %%zmm6, 128(%[d],%[dr],1)\n\t"
+        "vmovups %%zmm7, 192(%[d],%[dr],1)%{%[sm]%}\n\t"
+        "vmovups %%zmm8, (%[d],%[dr],2)\n\t vmovups %%zmm9, 64(%[d],%[dr],2)\n\t vmovups %%zmm10, 128(%[d],%[dr],2)\n\t"
+        "vmovups %%zmm11, 192(%[d],%[dr],2)%{%[sm]%}\n\t"
+        "vmovups %%zmm12, (%[d],%[dr3],1)\n\t vmovups %%zmm13, 64(%[d],%[dr3],1)\n\t vmovups %%zmm14, "
+        "128(%[d],%[dr3],1)\n\t"
+        "vmovups %%zmm15, 192(%[d],%[dr3],1)%{%[sm]%}\n\t"
+        "vmovups %%zmm16, (%[d],%[dr],4)\n\t vmovups %%zmm17, 64(%[d],%[dr],4)\n\t vmovups %%zmm18, "
+        "128(%[d],%[dr],4)\n\t"
+        "vmovups %%zmm19, 192(%[d],%[dr],4)%{%[sm]%}\n\t"
+        "vmovups %%zmm20, (%[d5])\n\t vmovups %%zmm21, 64(%[d5])\n\t vmovups %%zmm22, 128(%[d5])\n\t"
+        "vmovups %%zmm23, 192(%[d5])%{%[sm]%}\n\t"
+        : [a] "+r"(a), [a5] "+r"(a5), [b] "+r"(b), [k] "+r"(k)
+        : [r] "r"(r), [r3] "r"(r3), [br] "r"(br), [bm] "Yk"(bm), [d] "r"(d), [d5] "r"(d5), [dr] "r"(dr), [dr3] "r"(dr3),
+          [sm] "Yk"(sm)
+        : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+          "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
+          "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29");
+}
+
+static inline __attribute__((always_inline)) void wide6x64(const struct mb_gemm *p, const float *a, const float *b,
+                                                           float *c, const float *bias)
+{
+    const int N = (int)p->N;
+    const __mmask16 bm = tail_mask(N - 48);
+#pragma GCC unroll 8
+    for (int i = 0; i < WR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++)
+            _mm_prefetch((const char *)(c + i * p->c_rs + (16 * v < N ? 16 * v : 0) * p->c_cs), _MM_HINT_T0);
+    const float alpha = p->alpha, beta = p->beta;
+    if (p->c_cs == 1 && alpha == 1.0f && beta == 0.0f && !bias) {
+        wide6x64_asm(p->K, a, p->a_rs, b, p->b_rs, bm, c, p->c_rs * 4, bm);
+        return;
+    }
+    float t[WR * 64] __attribute__((aligned(64)));
+    wide6x64_asm(p->K, a, p->a_rs, b, p->b_rs, bm, t, 256, (__mmask16)0xffff);
+    if (p->c_cs != 1) {
+        mb_gemm_store_tile(t, 64, c, p->c_rs, p->c_cs, WR, N, alpha, beta, bias);
+        return;
+    }
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 8
+    for (int i = 0; i < WR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++) {
+            __mmask16 m = v == 3 ? bm : (__mmask16)0xffff;
+            float *cp = c + i * p->c_rs + 16 * v;
+            __m512 r = _mm512_mul_ps(va, _mm512_load_ps(t + i * 64 + 16 * v));
+            if (beta != 0.0f) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, cp), r);
+            if (bias) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, bias + 16 * v));
+            _mm512_mask_storeu_ps(cp, m, r);
+        }
 }
 
 static inline __attribute__((always_inline)) void wide_loop(const int NV, const struct mb_gemm *p, int64_t b0,
@@ -277,9 +381,12 @@ static inline __attribute__((always_inline)) void wide_loop(const int NV, const 
         for (int64_t i = 0; i < M; i += WR) {
             const float *a = A + i * p->a_rs;
             float *c = C + i * p->c_rs;
-            if (M - i >= WR)
-                wide_tile(WR, NV, p, a, B, c, bias);
-            else
+            if (M - i >= WR) {
+                if (NV == 4 && p->a_cs == 1)
+                    wide6x64(p, a, B, c, bias);
+                else
+                    wide_tile(WR, NV, p, a, B, c, bias);
+            } else
                 switch (tail) {
                 case 1: wide_tile(1, NV, p, a, B, c, bias); break;
                 case 2: wide_tile(2, NV, p, a, B, c, bias); break;
@@ -290,7 +397,8 @@ static inline __attribute__((always_inline)) void wide_loop(const int NV, const 
             if (!nB) continue;
             for (int64_t e = pr + ra < M ? pr + ra : M; pr < e; pr++)
                 if (p->a_cs == 1)
-                    for (int64_t q = 0; q < K; q += 16) _mm_prefetch((const char *)(nA + pr * p->a_rs + q), _MM_HINT_T1);
+                    for (int64_t q = 0; q < K; q += 16)
+                        _mm_prefetch((const char *)(nA + pr * p->a_rs + q), _MM_HINT_T1);
             for (int64_t e = pk + rk < K ? pk + rk : K; pk < e; pk++)
                 for (int64_t q = 0; q < N; q += 16) _mm_prefetch((const char *)(nB + pk * p->b_rs + q), _MM_HINT_T1);
         }
