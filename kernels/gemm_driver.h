@@ -80,8 +80,8 @@ struct mb_gemm_ukr {
     mb_gemm_ukr_direct_fn direct; /* on A / B in place, or NULL */
     mb_gemm_ukr_batch_fn batch;   /* tiny items, batch loop inside, or NULL */
     int batch_max_m;              /* largest M .batch takes */
-    int ir_outer; /* 1: always ir outer (A sliver in L1, B panel in L2); -1: never (jr outer); 0: by size */
-    int pack_a;   /* 1: always pack A on the blocked path (no in-place A, mb_gemm_drive's direct_a) */
+    int ir_outer;             /* 1: always ir outer (A sliver in L1, B panel in L2); -1: never (jr outer); 0: by size */
+    int pack_a;               /* 1: always pack A on the blocked path (no in-place A, mb_gemm_drive's direct_a) */
     mb_gemm_ukr_wide_fn wide; /* direct path, whole items with nr < N <= wide_max_n, or NULL */
     int wide_max_n;
 };
@@ -134,7 +134,8 @@ static inline struct mb_gemm_blk mb_gemm_blocking(const struct mb_exec *x, const
      * where the panel fits, AVX2 was 8 % slower with ir outer). */
     b.nc = mb_gemm_round_down(l3 / 4 / (b.kc * 4), u->nr, u->nr);
     if (b.nc > 4096) b.nc = mb_gemm_round_down(4096, u->nr, u->nr);
-    b.ir_outer = u->ir_outer > 0 || (u->ir_outer == 0 && (double)b.kc * (double)(N < b.nc ? N : b.nc) * 4 > (double)l2 / 2);
+    b.ir_outer =
+        u->ir_outer > 0 || (u->ir_outer == 0 && (double)b.kc * (double)(N < b.nc ? N : b.nc) * 4 > (double)l2 / 2);
     if (b.ir_outer) b.nc = mb_gemm_round_down(l2 / 2 / (b.kc * 4), u->nr, u->nr);
     b.direct_a = 0;
     b.pf_next = 0;
@@ -165,12 +166,12 @@ static inline __attribute__((always_inline)) void mb_gemm_tr8(__m256 r[8])
  * overlaps the next column's start, which that column's store then overwrites; the sliver's last piece
  * is masked so nothing past it is written). */
 static inline __attribute__((always_inline)) void mb_gemm_pack_a_rm(const int MR, int64_t kc, const float *s,
-                                                                     int64_t rs, float *ap, const float *next)
+                                                                    int64_t rs, float *ap, const float *next)
 {
     enum { H = 2 };
     const int nh = MR > 8 ? 2 : 1;
-    const __m256i lastm = _mm256_cmpgt_epi32(_mm256_set1_epi32(MR - 8 * (nh - 1)),
-                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i lastm =
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(MR - 8 * (nh - 1)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     int64_t p = 0;
     for (; p + 8 <= kc; p += 8) {
         __m256 r[H][8];
@@ -245,6 +246,20 @@ static void mb_gemm_pack_b(int NR, int64_t kc, int64_t nc, const float *b, int64
             const float *s = b + p * rs;
             float *d = bp + p * NR;
             for (int64_t j0 = 0; j0 < full; j0 += NR, d += NR * kc) {
+#if defined(__AVX2__) && defined(__FMA__)
+                /* whole-vector moves (gcc inlines the memcpy below as 16-byte moves) */
+                if (NR == 16 || NR == 32) {
+#if defined(__AVX512F__)
+                    if (NR == 32) {
+                        _mm512_storeu_ps(d, _mm512_loadu_ps(s + j0));
+                        _mm512_storeu_ps(d + 16, _mm512_loadu_ps(s + j0 + 16));
+                        continue;
+                    }
+#endif
+                    for (int j = 0; j < NR; j += 8) _mm256_storeu_ps(d + j, _mm256_loadu_ps(s + j0 + j));
+                    continue;
+                }
+#endif
                 if (NR == 32) /* the AVX-512 and AVX2 shapes: a constant-size copy gcc inlines as vector moves */
                     memcpy(d, s + j0, 32 * sizeof(float));
                 else if (NR == 16)
@@ -302,10 +317,15 @@ static void mb_gemm_block(const struct mb_gemm *p, const struct mb_gemm_ukr *u, 
 {
     const int MR = u->mr, NR = u->nr;
     const int direct_a = bk.direct_a;
+    /* K split into equal KC passes (multiples of 8, at most bk.kc): K = 512 with KC = 384 runs 256 + 256,
+     * not 384 + 128 (a short last pass pays C's load and store for a third of the k steps) */
+    const int64_t npc = mb_gemm_cdiv(p->K, bk.kc);
+    int64_t kcb = mb_gemm_cdiv(mb_gemm_cdiv(p->K, npc), 8) * 8;
+    if (kcb > bk.kc) kcb = bk.kc;
     for (int64_t jc = n0; jc < n1; jc += bk.nc) {
         int64_t nc = n1 - jc < bk.nc ? n1 - jc : bk.nc;
-        for (int64_t pc = 0; pc < p->K; pc += bk.kc) {
-            int64_t kc = p->K - pc < bk.kc ? p->K - pc : bk.kc;
+        for (int64_t pc = 0; pc < p->K; pc += kcb) {
+            int64_t kc = p->K - pc < kcb ? p->K - pc : kcb;
             float beta = pc == 0 ? p->beta : 1.0f;
             const float *bi = bias && pc + kc >= p->K ? bias + jc : NULL;
             mb_gemm_pack_b(NR, kc, nc, B + pc * p->b_rs + jc * p->b_cs, p->b_rs, p->b_cs, bp);
@@ -497,8 +517,7 @@ static void mb_gemm_run(const struct mb_gemm *p, const struct mb_gemm_ukr *u, st
         u->batch(p, b0, b1, bias);
         return;
     }
-    if (direct && u->wide && m0 == 0 && m1 == p->M && n0 == 0 && n1 == p->N && p->N > u->nr &&
-        p->N <= u->wide_max_n) {
+    if (direct && u->wide && m0 == 0 && m1 == p->M && n0 == 0 && n1 == p->N && p->N > u->nr && p->N <= u->wide_max_n) {
         u->wide(p, b0, b1, bias, bk.pf_next);
         return;
     }
@@ -557,7 +576,8 @@ static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exe
     /* row-major A (unit column stride) small enough to stay in L2: the direct micro-kernel broadcasts
      * from A's rows in place (BLIS "sup" style) and only B is packed. Saves the A transpose-pack, a
      * fifth of the time at n = 256; measured slower once A outgrows L2 (n >= 1024), so packed there. */
-    bk.direct_a = !u->pack_a && u->direct != NULL && p->a_cs == 1 && (double)p->M * (double)p->K * 4 <= (x->l2 > 0 ? x->l2 : 1 << 20) / 2;
+    bk.direct_a = !u->pack_a && u->direct != NULL && p->a_cs == 1 &&
+                  (double)p->M * (double)p->K * 4 <= (x->l2 > 0 ? x->l2 : 1 << 20) / 2;
     /* the batch's operands outgrow L2: prefetching the next item under the current one's tiles gained
      * 5-7 % at 64 / 256 x 64^3; when they stay in L2 the prefetches only cost (~4 % at 8 x 64^3) */
     bk.pf_next = direct && nb > 1 &&

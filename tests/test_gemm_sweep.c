@@ -289,8 +289,9 @@ static void test_packed_a(void **state)
     int fails = 0, runs = 0;
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
         for (int v = 0; v < 3; v++) {
-            struct cfg c = {shapes[si][0], shapes[si][1], shapes[si][2], 0, v == 2, 0, 1, 0, {1, 1}, 0, 0, 1.0f,
-                            0.0f, 0, 1 + (v == 2)};
+            struct cfg c = {
+                shapes[si][0], shapes[si][1], shapes[si][2], 0, v == 2, 0, 1, 0, {1, 1}, 0, 0, 1.0f, 0.0f, 0,
+                1 + (v == 2)};
             if (v == 1) c.cgap = 3, c.ccs = 2, c.alpha = -0.5f, c.beta = 0.75f, c.bias = 1;
             struct inst t;
             inst_make(&t, &c);
