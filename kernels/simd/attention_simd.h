@@ -272,8 +272,16 @@ static inline void nn_prefetchw(const void *a) { __asm__ volatile("prefetchw %0"
 static inline vf nn_att_base(vf m) { return vf_sel(vf_cmpeq(m, vf_set1(-INFINITY)), vf_zero(), m); }
 
 /* One work item: batch b, query rows [i0, i0 + mq), mq <= NN_BQ. */
+/* What an item prefetches for the items after it (see nn_att_item's tile loop). */
+struct nn_att_next {
+    const float *q; /* the Q rows of this thread's next item (mq of them), or NULL */
+    int64_t mq;
+    const float *k, *v; /* K and V of the next batch item (head), rows [r0, r1) of them, or NULL */
+    int64_t r0, r1;
+};
+
 static void nn_att_item(const struct mb_attention *p, int64_t b, int64_t i0, int64_t mq, float *ws,
-                        const struct nn_att_ws *L, const float *qnext, int64_t mqnext)
+                        const struct nn_att_ws *L, const struct nn_att_next *nx)
 {
     const int64_t D = p->D, Dv = p->Dv;
     const float *q = p->q + mb_batch_offset(p->nbatch, p->batch, p->q_bs, b);
@@ -326,14 +334,23 @@ static void nn_att_item(const struct mb_attention *p, int64_t b, int64_t i0, int
     for (int64_t j0 = 0; j0 < kend; j0 += NN_BK) {
         const int64_t nk = kend - j0 < NN_BK ? kend - j0 : NN_BK;
         { /* spread over the tiles: the next item's Q rows towards L2 (its pack then does not wait on L3/DRAM)
-           * and this item's O rows owned (the epilogue's stores then do not wait for ownership): -5..9 %
-           * at BH 32, where Q and O come from L3 */
+           * and this item's O rows owned (the epilogue's stores then do not wait for ownership): -3..5 %
+           * at BH 32, where Q and O come from L3; and this item's share of the next head's K and V rows
+           * towards L2, so that the head's first item does not stream them from L3 (it took ~1.65x as long
+           * as the others) */
             const int64_t t = j0 / NN_BK, r0 = t * NN_BQ / ntile, r1 = (t + 1) * NN_BQ / ntile;
             for (int64_t r = r0; r < r1; r++) {
-                if (r < mqnext && p->q_ds == 1)
-                    for (int64_t d = 0; d < D; d += 16) _mm_prefetch((const char *)(qnext + r * p->q_ts + d), _MM_HINT_T1);
+                if (r < nx->mq && p->q_ds == 1)
+                    for (int64_t d = 0; d < D; d += 16) _mm_prefetch((const char *)(nx->q + r * p->q_ts + d), _MM_HINT_T1);
                 if (r < mq && p->o_ds == 1)
                     for (int64_t e = 0; e < Dv; e += 16) nn_prefetchw(o + (i0 + r) * p->o_ts + e);
+            }
+            if (nx->k) {
+                const int64_t n = nx->r1 - nx->r0, k0 = nx->r0 + t * n / ntile, k1 = nx->r0 + (t + 1) * n / ntile;
+                for (int64_t r = k0; r < k1; r++) {
+                    for (int64_t d = 0; d < D; d += 16) _mm_prefetch((const char *)(nx->k + r * p->k_ts + d), _MM_HINT_T1);
+                    for (int64_t e = 0; e < Dv; e += 16) _mm_prefetch((const char *)(nx->v + r * p->v_ts + e), _MM_HINT_T1);
+                }
             }
         }
         nn_att_scores(p, k, mask, i0, mq, j0, nk, qt, kp, st, alpha); /* alpha holds the tile max for now */
@@ -439,14 +456,22 @@ static enum mb_status nn_attention_simd(const struct mb_attention *p, const stru
         float *ws = (float *)ex->work + (size_t)t * (size_t)L.total;
         for (int64_t it = t; it < items; it += nt) { /* round-robin: balances causal's uneven blocks */
             const int64_t b = it / nqb, i0 = it % nqb * NN_BQ;
-            const float *qn = NULL; /* the Q rows of this thread's next item, for prefetching */
-            int64_t mqn = 0;
+            struct nn_att_next nx = {0}; /* for prefetching */
             if (it + nt < items) {
                 const int64_t bn = (it + nt) / nqb, in0 = (it + nt) % nqb * NN_BQ;
-                qn = p->q + mb_batch_offset(p->nbatch, p->batch, p->q_bs, bn) + in0 * p->q_ts;
-                mqn = p->Tq - in0 < NN_BQ ? p->Tq - in0 : NN_BQ;
+                nx.q = p->q + mb_batch_offset(p->nbatch, p->batch, p->q_bs, bn) + in0 * p->q_ts;
+                nx.mq = p->Tq - in0 < NN_BQ ? p->Tq - in0 : NN_BQ;
             }
-            nn_att_item(p, b, i0, p->Tq - i0 < NN_BQ ? p->Tq - i0 : NN_BQ, ws, &L, qn, mqn);
+            /* the next head's K and V, when unit-stride and small enough to sit in L2 next to this head's:
+             * every thread prefetches all of it (L2 is per core), each item a share */
+            if (b + 1 < nb && (p->k_ds == 1 || p->D <= 1) && (p->v_ds == 1 || p->Dv <= 1) &&
+                p->Tk * (p->D + p->Dv) * (int64_t)sizeof(float) <= ((int64_t)1 << 20)) {
+                const int64_t qi = it % nqb, qe = qi + nt < nqb ? qi + nt : nqb;
+                nx.k = p->k + mb_batch_offset(p->nbatch, p->batch, p->k_bs, b + 1);
+                nx.v = p->v + mb_batch_offset(p->nbatch, p->batch, p->v_bs, b + 1);
+                nx.r0 = p->Tk * qi / nqb, nx.r1 = p->Tk * qe / nqb;
+            }
+            nn_att_item(p, b, i0, p->Tq - i0 < NN_BQ ? p->Tq - i0 : NN_BQ, ws, &L, &nx);
         }
     }
     return MB_OK;
