@@ -11,11 +11,13 @@
  *        jr over NC in NR, ir over MC in MR -- micro-kernel on an MR x NR tile of C (B sliver in L1)
  *        or ir then jr (A sliver in L1, the B panel streamed from L2): consecutive tiles then share
  *        C's rows and pages, so C streams through the hardware prefetchers instead of MR fresh rows
- *        (4 KiB apart at n = 1024, one L1 set) per call. AVX-512 14x32 (.ir_outer): 3-6 % at
- *        n = 256..2048; the others when the B panel outgrows L2 (mb_gemm_blocking).
+ *        (4 KiB apart at n = 1024, one L1 set) per call. AVX-512 14x32 (.ir_outer = 1): 3-6 % at
+ *        n = 256..2048; AVX2 6x16 never (.ir_outer = -1: with its C tile prefetched at kernel entry jr
+ *        outer won, +8-10 % at n = 1024 / 2048); tiled / NEON when the B panel outgrows L2.
  * Packing reads A and B through their (rs, cs) strides, so transposes and any strides cost nothing
  * extra; packed slivers are zero-padded to MR / NR, so the micro-kernel always computes a full tile
- * and only its store looks at mr / nr.
+ * and only its store looks at mr / nr. Row-major A into 6- or 14-tall slivers (AVX2 / AVX-512) goes
+ * through 8x8 ymm transposes (mb_gemm_pack_a_rm); row-major B is copied with whole-vector moves.
  *
  * Micro-kernel contract (struct mb_gemm_ukr), for i < mr, j < nr:
  *     C[i][j] = alpha * sum_p A(i,p) B(p,j) + beta * C[i][j] (+ bias[j])
@@ -28,7 +30,8 @@
  *   A micro-kernel never touches C outside the mr x nr tile.
  *
  * Block sizes from the caches in mb_exec (defaults 32 KiB / 1 MiB / 8 MiB when unknown):
- *   KC: the B sliver (KC x NR floats) fills 2/3 of L1d, at most 384 (256 for NR = 32 and 48 KiB);
+ *   KC: the B sliver (KC x NR floats) fills 2/3 of L1d, at most 384 (256 for NR = 32 and 48 KiB); K is
+ *   then cut into equal passes of at most KC, multiples of 8 (512 = 256 + 256, not 384 + 128: +1-2 %);
  *   (KC = 384 / 512 measured 4-8 % slower for AVX-512 with ir outer);
  *   MC: the A block (MC x KC) a quarter of L2 (the B panel streams through L2 too; ~5 % better than
  *   half at n = 1024); NC: see mb_gemm_blocking (half of L2 with ir outer, else a quarter of L3).
@@ -47,8 +50,10 @@
  * packing at all, the micro-kernel reads A and B in place (BLIS "sup"); on x86 items with N <= 8 and
  * K <= 16 (32 x (10x5 @ 5x8), 20x10 @ 10x5 broadcast weights) go to mb_gemm_tiny (B rows in ymm
  * registers, K unrolled, no per-item dispatch), else when every item is one tile .batch runs the
- * whole batch loop inside the ISA file. One thread never enters an OpenMP region (~0.25 us each).
- * Row-major A that fits in half of L2 is also read in place on the blocked path (only B packed).
+ * whole batch loop inside the ISA file, and whole items with NR < N <= .wide_max_n go to .wide (AVX-512:
+ * 6 x 64 tiles, 64^3 batches). One thread never enters an OpenMP region (~0.25 us each).
+ * Row-major A that fits in half of L2 is also read in place on the blocked path (only B packed), unless
+ * the ISA file sets .pack_a (AVX2: its SIMD pack was ~10 % faster at n = 256 / 512).
  */
 #pragma once
 #include "mb.h"

@@ -12,19 +12,34 @@
  * Contract: all of struct mb_gemm; never MB_ENOTSUP; MB_ENOMEM only when x->work cannot hold one
  * MR x KC + KC x NR panel pair.
  *
- * Verdict on this machine (1 thread; matbench medians of 3 repetitions of per-thread CPU time, peers in
- * the same run, load ~1; AVX2 peak = 12-chain ymm FMA loop, 118.6 GFLOP/s in that session, 116-125 in
- * others; same command as in gemm_avx512.c): n = 256 / 512 / 1024 / 2048: 97.6 / 97.0 / 91.4 / 90.7
- * GFLOP/s = 0.82 / 0.82 / 0.77 / 0.76 of peak, 0.93 / 0.90 / 0.87 / 0.81x OpenBLAS (same ISA: its
- * Haswell kernels). Previous verdict 98 / 97 / 96 / 80 (another session): n = 2048 gained from the
- * ir-outer order the driver now picks when the B panel outgrows L2 (A/B runs: 207 -> 177 ms),
- * n = 1024 within +-3 %. MISSES >= 0.9 of peak; the kernel alone on L1-resident panels runs at
- * 113-125 GFLOP/s (0.97 of peak; it was 71 while gcc kept alpha and beta in two ymm registers across
- * the k loop and spilled an accumulator: hence alpha / beta by pointer in the micro-kernel contract),
- * so the loss is the macro loops: packing ~9 % at n = 1024 (perf), A slivers from L2, C from L3.
- * Tiny batched 10x5 @ 5x8 (the driver's mb_gemm_tiny): batch 32 326 ns, batch 256 2.93 us = 10.3x /
- * 9.1x OpenBLAS, 3.1x / 1.8x LIBXSMM (was 1.19 / 6.2 us, 3.0x / 4.3x, 1.05x / 0.87x); batched 64^3:
- * batch 64 384 us = 1.10x OpenBLAS (was 1.08x).
+ * Macro loops (kernels/gemm_driver.h, asked for by this file's ukr flags): always jr outer (the B sliver,
+ * KC x 16 = 24 KiB, stays in L1 while MC rows of packed A stream from L2), A always packed (the SIMD
+ * 6-row transpose-pack beat reading A in place by ~10 % at n = 256 / 512), KC split into equal passes;
+ * the packed kernel prefetches its C tile at entry (jr outer walks down C's columns: each tile is 6
+ * fresh rows, 4-8 KiB apart, from L2 / L3), k unrolled by 4.
+ *
+ * Verdict on this machine (1 thread, core 0; matbench medians of 3 repetitions of per-thread CPU time,
+ * peers in the same run; pct_peak against the avx2 peak matbench measures at start, 12-chain ymm FMA
+ * loop, 114 GFLOP/s in that session, 113-130 in others; OPENBLAS_CORETYPE=Haswell):
+ *     taskset -c 0 matbench --benchmark_filter='^gemm/(avx2|avx512|blas|onednn)/M:(256|512|1024|2048)/
+ *       .*threads:1$' --benchmark_min_time=0.3 --benchmark_repetitions=3
+ *     n       GFLOP/s  of AVX2 peak  x OpenBLAS Haswell   (previous verdict: GF, of peak, x OpenBLAS)
+ *     256     105.5    0.93          1.01                 97.6, 0.82, 0.93
+ *     512     103.5    0.91          0.95                 97.0, 0.82, 0.90
+ *     1024    102.6    0.90          1.02                 91.4, 0.77, 0.87
+ *     2048    106.9    0.94          1.04                 90.7, 0.76, 0.81
+ *   Target >= 0.9 of the AVX2 peak: MET in that run, but only just: in noisier sessions the same binary
+ *   reads 0.85-0.92 (the pct_peak denominator is measured once per run and moves with the machine).
+ *   Interleaved A/B against the previous code (3-4 alternations): +4-19 % (1024: 96.5 -> 109.8-116,
+ *   2048: 95.5 -> 114-118 GFLOP/s in quiet phases). What moved it: C prefetch + jr-outer order (1024 / 2048
+ *   +8-10 %), the SIMD pack of A (+4 % at 1024, packing A then beating in-place A at 256 / 512 by 10 %),
+ *   equal KC passes (+1-2 %). What is left (perf, n = 1024): the kernel ~95 % of the time at ~0.92 of
+ *   peak (0.97 on L1-resident panels: A slivers from L2 and C from L3 cost the rest), packing ~3-5 %
+ *   (pack_b now ~3 %, pack_a ~1 %). Tried without gain: KC 256 / 512 (384 best), MC 168 / 672 (336
+ *   best), C prefetch in the in-place (direct) kernel.
+ * Tiny batched 10x5 @ 5x8 (the driver's mb_gemm_tiny): batch 32 300 ns, batch 256 2.63 us, unchanged
+ * by this round (A/B old 312 ns / 2.68 us); batched 64^3: batch 32 / 64 / 256 = 1.01x / 1.10x / 1.15x
+ * OpenBLAS (direct 6x16 tiles, unchanged).
  */
 #include "gemm_driver.h"
 

@@ -13,22 +13,27 @@
  * Contract: all of struct mb_gemm (any strides, broadcast batch strides, alpha/beta/bias, zero sizes);
  * never MB_ENOTSUP; MB_ENOMEM only when x->work cannot hold one MR x KC + KC x NR panel pair.
  *
- * Verdict on this machine (Xeon SPR-class VM, 2 cores, 48 KiB L1d, 2 MiB L2; 1 thread; matbench
- * medians of 3 repetitions of per-thread CPU time, peers in the same run, load ~1; peak = 16-chain
- * zmm FMA loop, 220 GFLOP/s in that session (214-229 in others); OpenBLAS 0.3.21 with
- * OPENBLAS_CORETYPE=Haswell):
- *     OPENBLAS_CORETYPE=Haswell matbench --benchmark_filter='^gemm/(avx512|blas|onednn|blis)/M:(256|512|
- *       1024|2048)/.*threads:1$' --benchmark_min_time=0.3 --benchmark_repetitions=3
- *     n       GFLOP/s  of peak  x OpenBLAS  x oneDNN 2.6  x BLIS 0.9   (previous verdict: GF, x oneDNN)
- *     256     167      0.75     1.58        0.90         1.47         162, 0.91
- *     512     167      0.75     1.55        0.96         1.58         154, 0.90
- *     1024    168      0.76     1.59        0.99         1.63         154, 0.91
- *     2048    163      0.74     1.46        0.99         1.60         151, 0.89
- *   (+-3-5 % between runs; oneDNN ratios of 0.93-0.99 in other runs.) MISSES >= 0.93 of peak and
- *   >= 1.9x OpenBLAS; about level with oneDNN from n = 512, 0.90-0.94x at n = 256.
+ * Wide path (ukr_wide, the driver's .wide hook): items with 32 < N <= 64 on the direct path (64^3
+ * batches) run as tiles of 6 rows x the whole row of C (4 zmm, 24 accumulators; the full 6x64 tile's
+ * k loop in inline asm, tails through body()): A's rows are read once, B (16 KiB at 64^3) from L1 by
+ * each of the 11 row tiles, the next item's A and B prefetched into L2 while the batch outgrows L2.
+ *
+ * Verdict on this machine (Xeon SPR-class VM, 2 cores, 48 KiB L1d, 2 MiB L2; 1 thread, core 0; matbench
+ * medians of 3 repetitions of per-thread CPU time, peers in the same run; peak = 16-chain zmm FMA loop,
+ * 214-229 GFLOP/s; OpenBLAS 0.3.21 with OPENBLAS_CORETYPE=Haswell):
+ *     taskset -c 0 matbench --benchmark_filter='^gemm/(avx2|avx512|blas|onednn)/M:(256|512|1024|2048)/
+ *       .*threads:1$' --benchmark_min_time=0.3 --benchmark_repetitions=3
+ *     n       GFLOP/s  of peak  x OpenBLAS  x oneDNN 2.6   (previous verdict: GF, x OpenBLAS, x oneDNN)
+ *     256     168      0.78     1.60        0.91          167, 1.58, 0.90
+ *     512     166      0.77     1.53        0.89          167, 1.55, 0.96
+ *     1024    170      0.79     1.69        0.96          168, 1.59, 0.99
+ *     2048    160      0.75     1.56        0.96          163, 1.46, 0.99
+ *   (+-3-5 % between runs; interleaved A/B against the previous code, 3 alternations: 1024 162.7 ->
+ *   171.4, 2048 160.7 -> 170.3, 512 163.8 -> 178.7, 256 176.5 -> 173.5 GFLOP/s, i.e. not slower; the
+ *   gain is the driver's SIMD pack of A.) MISSES >= 0.93 of peak and >= 1.9x OpenBLAS; oneDNN ran
+ *   4-13 % faster in this session.
  *   Where the time goes (n = 1024, perf cpu-clock + rdtsc around the packing): micro-kernel ~89 %,
- *   packing ~9 % (pack_b 5 % -> 3.5 % once it read B row by row, pack_a 6.5 % -> 5 % with the next
- *   sliver prefetched; both now move 5-9 GB/s, against the 13 GB/s triad measured here). The mix itself
+ *   packing ~9 % before this round (pack_a now an 8x8 ymm transpose per 8 k steps). The mix itself
  *   caps the kernel: an asm loop of 2 loads + R broadcasts + 2R FMAs runs at ~200 of 216 GFLOP/s for
  *   every shape tried (14x32, 12x32, 8x48, 6x64, 10x48; embedded {1to16} broadcasts were slower, 175),
  *   so no register shape buys more than ~5 %; this kernel on L1-resident panels runs at 186-195,
@@ -37,18 +42,28 @@
  *   of L1, prefetching the next B sliver 4 / 8 / 16 k-steps ahead, k unrolled by 4. C rows 4 KiB
  *   apart cost ~5 % at n = 1024 (ldc = n + 16 ran ~5 % faster, for oneDNN too); the ir-outer order
  *   (consecutive tiles share C's rows) gained 3-6 % at every n.
- *   Tiny batched 10x5 @ 5x8 (the driver's mb_gemm_tiny: B rows in ymm, K unrolled, {1to8} FMAs):
- *   batch 32: 294 ns = 11.5x OpenBLAS looping cblas_sgemm, 3.4x LIBXSMM 1.17; batch 64: 12.0x, 2.9x;
- *   batch 256: 2.59 us = 10.3x OpenBLAS, 2.0x LIBXSMM (was 2.8-4.1x OpenBLAS, 0.83-1.07x LIBXSMM).
- *   20x10 @ 10x5 broadcast weights: batch 32 / 256: 4.4x / 4.0x OpenBLAS, 1.75x / 1.23x LIBXSMM.
- *   Batched 64^3 (direct kernel, A and B in place): batch 32 / 64 / 256: 1.82x / 1.76x / 1.70x
- *   OpenBLAS (was 1.61x at 64; target 2.2x MISSED), 1.06x / 1.04x / 1.00x oneDNN, 0.92x / 0.87x /
- *   0.91x LIBXSMM. perf puts ~80 % of it in the k loop, which runs at ~0.9 of the instruction-mix
- *   ceiling above; 2.2x OpenBLAS would need ~0.8 of the FMA peak including the operands' first
- *   touch, more than LIBXSMM's JIT code reaches here (2.0x).
- *   2 threads (wall clock, second core idle at the time): n = 1024 1.93x, n = 2048 1.95x the 1-thread
- *   time (target >= 1.8x met); oneDNN on 2 threads is 5-8 % faster. The split has no barriers or
- *   shared writes; the ceiling is the measured 2-core FMA peak ratio (448 / 220 = 2.0x).
+ *   Tiny batched 10x5 @ 5x8 (the driver's mb_gemm_tiny, unchanged; A/B old -> new 297 -> 286 ns at
+ *   batch 32, 2.67 -> 2.61 us at 256, noise): ~10x OpenBLAS, 2-3x LIBXSMM.
+ *   Batched 64^3 (the wide path), same command with --benchmark_filter='^bgemm/(avx512|avx2|blas|
+ *   libxsmm|onednn)/B:(32|64|256)/M:64/N:64/K:64/bcast:0/threads:1$':
+ *     batch   us      x OpenBLAS  x LIBXSMM 1.17  x oneDNN   (previous verdict: x OpenBLAS, x LIBXSMM)
+ *     32      99.1    1.82        0.95            1.11       1.82, 0.92
+ *     64      219     1.90        0.96            1.12       1.76, 0.87
+ *     256     921     2.02        0.99            1.15       1.70, 0.91
+ *   (LIBXSMM 1.91x / 1.98x / 2.03x OpenBLAS in that run.) Interleaved A/B against the previous code
+ *   (14x32 direct tiles), 3 alternations: 157.9 -> 167.8, 142.5 -> 159.3, 122.8 -> 146.6 GFLOP/s.
+ *   Target 2.2x OpenBLAS MISSED (met nowhere; LIBXSMM does not reach it either in these runs). What
+ *   moved it: the 6x64 shape (+1 / +5 / +10 % at 32 / 64 / 256), the asm k loop (+0 / +4 / +3 %), no
+ *   next-item prefetch while the batch fits L2 (+3-6 % at 32). What limits it: even hot in L1 (batch 1)
+ *   an item runs at ~180 GFLOP/s = 0.82 of peak (per tile: 24 accumulators zeroed and stored, C
+ *   prefetched, 64 k steps); batch 64 / 256 stream 64 KiB per item (A, B, C's RFO and write-back) from
+ *   L3 at ~20 GB/s. Tried without gain: k unrolled 4 / 8 / 16 with constant offsets (gcc then shuffled
+ *   registers), the next tile's A rows into L1, the next item's B into L1 instead of L2, the next
+ *   item's C into L2 (-3-4 %), prefetching at every batch size (-12 % at batch 8).
+ *   2 threads (previous round, not re-measured: the second core is another engineer's now): n = 1024
+ *   1.93x, n = 2048 1.95x the 1-thread time (target >= 1.8x met); oneDNN on 2 threads is 5-8 % faster.
+ *   The split has no barriers or shared writes; the ceiling is the measured 2-core FMA peak ratio
+ *   (448 / 220 = 2.0x).
  */
 #include "gemm_driver.h"
 
