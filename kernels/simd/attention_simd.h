@@ -5,16 +5,20 @@
  * Layout: QUERIES IN THE VECTOR LANES. A work item is (batch b, block of NN_BQ = NN_QV vectors of query
  * rows: 64 for AVX-512, 16 for AVX2); items go round-robin to exactly x->nthreads threads (each item's
  * result depends only on the item: deterministic for any thread count). Per item, Q is packed once,
- * transposed and zero-padded: Qt[d][i] (D x BQ). Then, per key tile of NN_BK keys, in this thread's slice
+ * transposed (VW x VW register transposes), pre-multiplied by scale * log2 e and zero-padded: Qt[d][i]
+ * (D x BQ), so every score below is in BASE 2. Then, per key tile of NN_BK keys, in this thread's slice
  * of x->work (~70 KB for D = Dv = 64, AVX-512):
- *   St[j][i] = scale * sum_d K[j][d] Qt[d][i]     micro-kernel NN_MRK keys x NN_QV vectors: K[j][d] is a
+ *   St[j][i] = sum_d K[j][d] Qt[d][i]             micro-kernel NN_MRK keys x NN_QV vectors: K[j][d] is a
  *                                                broadcast straight from K's rows (no K^T pack at all)
  *   mask / causal, tile max: per query = per LANE, so the max over keys is a vertical vf_max down the tile
- *   m_new = max(m, tile max), alpha = exp(m - m_new), P = exp(St - m_new) in place, l = l alpha + sum_j P:
+ *   m_new = max(m, tile max), alpha = 2^(m - m_new), P = 2^(St - m_new) in place (nn_exp2: 9 vector ops
+ *          instead of vf_exp's 15 + 1), l = l alpha + sum_j P:
  *          all whole vectors over the 64 queries, no horizontal reduction, no scalar per-row bookkeeping
  *   Ot[e][i] = alpha Ot[e][i] + sum_j V[j][e] P[j][i]   micro-kernel NN_MRE rows of Dv x NN_QV vectors:
  *                                                V[j][e] broadcast straight from V's rows (no V pack)
  * then O[i][e] = Ot[e][i] / l[i] is written out (one transpose per item, amortized over all of Tk).
+ * Spread over its tiles, an item prefetches the next item's Q rows, its own O rows (for writing) and its share
+ * of the next head's K and V rows, which otherwise come from L3 once BH * S * (D + Dv) outgrows L2.
  * Why this layout: the previous one (keys in the lanes) needed a K^T transpose-pack per item and a scalar
  * hmax/hsum/expf per query row per tile between the two products; here both products are GEMM-shaped with
  * operands broadcast from the inputs and the softmax is pure lane-wise vector code.
@@ -22,8 +26,10 @@
  * tile's end are never touched (the micro-kernels take the row count). Causal: keys past the item's last
  * query are skipped, and only rows j > i0 (the diagonal band) are masked, by a lane compare. A row with no
  * unmasked key ends with l = 0: NaN, like the reference (m stays -inf; the subtracted max is then taken
- * as 0 so that exp(-inf - 0) = 0 instead of NaN); Tk = 0 gives O = 0 (the reference's empty sum).
- * Weights (w != NULL): a second pass recomputes St per tile and writes exp(St - m) / l.
+ * as 0 so that 2^(-inf - 0) = 0 instead of NaN); Tk = 0 gives O = 0 (the reference's empty sum). Every
+ * score starts from 0 * scale: 0, or NaN for a non-finite scale (D = 0 with the default scale 1/sqrt(0):
+ * NaN, as the reference's scale * empty sum).
+ * Weights (w != NULL): a second pass recomputes St per tile and writes 2^(St - m) / l.
  * Extra memory: O(BQ*(D+Dv) + BK*(BQ+D+Dv)) per thread, independent of Tq and Tk.
  */
 #include "tiled/nn_plan.h"
@@ -37,7 +43,8 @@
 #define NN_QV 4  /* 64 queries per item */
 #define NN_MRK 6 /* QK: 6 keys x 4 zmm = 24 accumulators + 4 Qt loads, of 32 registers */
 #define NN_MRE 6 /* PV: 6 Dv rows x 4 zmm = 24 accumulators + 4 P loads */
-#define NN_BK 48 /* keys per tile: Qt, St, K/V tiles, Ot = 16+12+12+16 KB per phase near L1; best of 24..96 */
+#define NN_BK 48 /* keys per tile: Qt, St, K/V tiles, Ot = 16+12+12+16 KB per phase near L1; best of 24..96
+                     * (36, 42, 60, 72, 96 rechecked after the base-2 exp: none better) */
 #else
 #define NN_QV 2  /* 16 queries per item */
 #define NN_MRK 6 /* QK: 6 x 2 ymm = 12 accumulators + 2 loads + 1 broadcast, of 16 registers */
@@ -56,8 +63,10 @@ static inline int64_t nn_up16(int64_t a) { return (a + 15) / 16 * 16; }
  * every float in [-150, 16] (standalone sweep): max relative error 1.50 u where the result is normal, so
  * vf_exp's documented bound MB_VEXP_MAX_REL = 2u holds; <= 1 subnormal ulp beyond rounding below FLT_MIN;
  * -inf -> +0, NaN -> NaN. tests/test_nn_kernels.c (test_attention_exp2) asserts those bounds on a dense
- * sweep of both ISA instances (mb_test_att_exp2_<isa>, exported by attention_<isa>.c for the test). AVX-512: r is one vreduceps and the scaling one vscalefps (floor(x) exactly as vreduceps takes
- * it), no clamp needed (reduce(-inf) = 0, scalef(p, -inf) = 0): 9 ops against vf_exp's 15 plus the subtract.
+ * sweep of both ISA instances (mb_test_att_exp2_<isa>, exported by attention_<isa>.c for the test).
+ * AVX-512: r is one vreduceps and the scaling one vscalefps (floor(x) exactly as vreduceps takes it), no
+ * clamp needed (reduce(-inf) = 0, scalef(p, -inf) = 0): 8 ops, 9 with the subtract of the max, where the
+ * natural-base path took 16 (the subtract and vf_exp's 15, its multiply by log2 e included).
  * AVX2: clamp at -150 (so -inf gives 0, not NaN), floor, subtract, the two-factor vf_ldexp. Inputs here are
  * <= 0 (scores minus their running max) or NaN. */
 NN_INLINE vf nn_exp2(vf x)
@@ -87,10 +96,12 @@ NN_INLINE void nn_transpose(vf *r)
 {
 #if VW == 16
     __m512 t[16], u[16];
-    for (int k = 0; k < 16; k += 2) t[k] = _mm512_unpacklo_ps(r[k], r[k + 1]), t[k + 1] = _mm512_unpackhi_ps(r[k], r[k + 1]);
+    for (int k = 0; k < 16; k += 2)
+        t[k] = _mm512_unpacklo_ps(r[k], r[k + 1]), t[k + 1] = _mm512_unpackhi_ps(r[k], r[k + 1]);
     for (int k = 0; k < 16; k += 4) {
         u[k] = _mm512_shuffle_ps(t[k], t[k + 2], 0x44), u[k + 1] = _mm512_shuffle_ps(t[k], t[k + 2], 0xEE);
-        u[k + 2] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0x44), u[k + 3] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
+        u[k + 2] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0x44);
+        u[k + 3] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
     }
     /* u[4g + m] holds, in each 128-bit lane L, column 4L + m of rows 4g..4g+3 */
     for (int k = 0; k < 16; k += 8)
@@ -104,10 +115,12 @@ NN_INLINE void nn_transpose(vf *r)
     }
 #else
     __m256 t[8], u[8];
-    for (int k = 0; k < 8; k += 2) t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]), t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+    for (int k = 0; k < 8; k += 2)
+        t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]), t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
     for (int k = 0; k < 8; k += 4) {
         u[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44), u[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xEE);
-        u[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44), u[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
+        u[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);
+        u[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
     }
     for (int m = 0; m < 4; m++) {
         r[m] = _mm256_permute2f128_ps(u[m], u[4 + m], 0x20);
@@ -233,7 +246,8 @@ static void nn_att_layout(const struct mb_attention *p, struct nn_att_ws *w)
     w->total = at;
 }
 
-/* St (nk x BQ) = K[j0, j0+nk) Qt (Qt pre-scaled: base-2 scores), masked (mask, causal); mx (NN_BQ floats) gets the per-query max. */
+/* St (nk x BQ) = K[j0, j0+nk) Qt (Qt pre-scaled: base-2 scores), masked (mask, causal); mx (NN_BQ floats)
+ * gets the per-query max. */
 static void nn_att_scores(const struct mb_attention *p, const float *k, const float *mask, int64_t i0, int64_t mq,
                           int64_t j0, int64_t nk, const float *qt, float *kp, float *st, float *mx)
 {
@@ -250,7 +264,8 @@ static void nn_att_scores(const struct mb_attention *p, const float *k, const fl
         const float *kr[NN_MRK];
         const int mr = nk - jb < NN_MRK ? (int)(nk - jb) : NN_MRK;
         for (int r = 0; r < mr; r++) kr[r] = kb + (jb + r) * ldk;
-        nn_qk(mr, kr, qt, D, 0.0f * p->scale, st + jb * NN_BQ, p->causal ? j0 + jb - i0 : NN_NOCAUSAL, mask ? NULL : mx);
+        nn_qk(mr, kr, qt, D, 0.0f * p->scale, st + jb * NN_BQ, p->causal ? j0 + jb - i0 : NN_NOCAUSAL,
+              mask ? NULL : mx);
     }
     if (!mask) return;
     vf vmx[NN_QV]; /* an explicit mask (any strides): scalar, then the max, in a pass of its own */
@@ -341,15 +356,18 @@ static void nn_att_item(const struct mb_attention *p, int64_t b, int64_t i0, int
             const int64_t t = j0 / NN_BK, r0 = t * NN_BQ / ntile, r1 = (t + 1) * NN_BQ / ntile;
             for (int64_t r = r0; r < r1; r++) {
                 if (r < nx->mq && p->q_ds == 1)
-                    for (int64_t d = 0; d < D; d += 16) _mm_prefetch((const char *)(nx->q + r * p->q_ts + d), _MM_HINT_T1);
+                    for (int64_t d = 0; d < D; d += 16)
+                        _mm_prefetch((const char *)(nx->q + r * p->q_ts + d), _MM_HINT_T1);
                 if (r < mq && p->o_ds == 1)
                     for (int64_t e = 0; e < Dv; e += 16) nn_prefetchw(o + (i0 + r) * p->o_ts + e);
             }
             if (nx->k) {
                 const int64_t n = nx->r1 - nx->r0, k0 = nx->r0 + t * n / ntile, k1 = nx->r0 + (t + 1) * n / ntile;
                 for (int64_t r = k0; r < k1; r++) {
-                    for (int64_t d = 0; d < D; d += 16) _mm_prefetch((const char *)(nx->k + r * p->k_ts + d), _MM_HINT_T1);
-                    for (int64_t e = 0; e < Dv; e += 16) _mm_prefetch((const char *)(nx->v + r * p->v_ts + e), _MM_HINT_T1);
+                    for (int64_t d = 0; d < D; d += 16)
+                        _mm_prefetch((const char *)(nx->k + r * p->k_ts + d), _MM_HINT_T1);
+                    for (int64_t e = 0; e < Dv; e += 16)
+                        _mm_prefetch((const char *)(nx->v + r * p->v_ts + e), _MM_HINT_T1);
                 }
             }
         }
