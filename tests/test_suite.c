@@ -84,6 +84,7 @@ static void test_thread_variants(void **state)
             assert_int_equal(in[i].threads, all);
             continue;
         }
+        if (all == 1) continue; /* one core (or taskset -c N): no twins, and rows with threads != 1 failed above */
         char twin[MB_NAME_MAX];
         snprintf(twin, sizeof twin, "%.*s%d", (int)(strlen(in[i].name) - 1), in[i].name, all);
         int found = 0;
