@@ -141,7 +141,7 @@ BUILD_FLAGS_STR = $(subst ',,$(subst ",,$(CC) $(STD) $(CFLAGS) $(OMP) (+ ISA fla
 $(OBJ)/bench/machine.o: CPPFLAGS += -DMB_GIT_REV='"$(GIT_REV)"' -DMB_BUILD_FLAGS='"$(BUILD_FLAGS_STR)"'
 
 # ---- public targets (each first makes sure the Debian packages are there) -----------------------
-.PHONY: all deps binaries test check bench bench-sim plots report compare config clean help FORCE
+.PHONY: all deps binaries test check bench targets bench-sim plots report compare config clean help FORCE
 all: deps
 	@$(MAKE) --no-print-directory binaries
 
@@ -194,6 +194,10 @@ bench: deps
 	@scripts/bench.sh $(BIN)/matbench $(RESULTS) '$(FILTER)' $(BENCH_ARGS)
 	@if [ -f plots/plots.sh ]; then $(MAKE) --no-print-directory plots; fi
 
+targets: deps
+	@$(MAKE) --no-print-directory binaries
+	@scripts/targets.sh $(BIN)/matbench $(RESULTS)
+
 bench-sim: deps
 	@$(MAKE) --no-print-directory binaries
 	@scripts/bench-sim.sh $(BIN)/matbench $(RESULTS) '$(FILTER)'
@@ -221,6 +225,7 @@ help:
 	@echo "make            build build/bin/{matbench,matbench-check,matbench-eval} and the tests"
 	@echo "make test       all correctness checks (ends with 'N passed, N failed')"
 	@echo "make bench      run the default suite -> results/<host>/matbench.{json,csv} (FILTER=regex)"
+	@echo "make targets    issue-4 performance table, repetitions + peers -> results/<host>/TARGETS.md"
 	@echo "make bench-sim  valgrind instruction / cache-miss counts per benchmark (FILTER=regex)"
 	@echo "make plots      gnuplot PNG+SVG from the results CSV into plots/"
 	@echo "make report     results/<host>/REPORT.md"
