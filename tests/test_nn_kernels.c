@@ -329,15 +329,16 @@ static void test_softmax_sweep(void **state)
 struct att_case {
     int64_t B, H, Tq, Tk, D, Dv;
     int causal, mask, weights, bshd; /* mask: 0 none, 1 per (b,h), 2 broadcast over b,h, 3 over h, transposed */
+    int ramp; /* K row j scaled by 1 + j/8: the running max keeps jumping (attention_simd.h's lazy-max fallback) */
 };
 
 static void attention_case(const struct att_case *c)
 {
     const int64_t B = c->B, H = c->H, Tq = c->Tq, Tk = c->Tk, D = c->D, Dv = c->Dv;
     char what[160];
-    snprintf(what, sizeof what, "B%lld H%lld Tq%lld Tk%lld D%lld Dv%lld causal %d mask %d w %d bshd %d",
+    snprintf(what, sizeof what, "B%lld H%lld Tq%lld Tk%lld D%lld Dv%lld causal %d mask %d w %d bshd %d ramp %d",
              (long long)B, (long long)H, (long long)Tq, (long long)Tk, (long long)D, (long long)Dv, c->causal,
-             c->mask, c->weights, c->bshd);
+             c->mask, c->weights, c->bshd, c->ramp);
     const size_t nq = (size_t)(B * H * Tq * D), nk = (size_t)(B * H * Tk * D), nv = (size_t)(B * H * Tk * Dv);
     const size_t no = (size_t)(B * H * Tq * Dv), nw = (size_t)(B * H * Tq * Tk), nm = nw;
     float *q = galloc(nq), *k = galloc(nk), *v = galloc(nv), *o = galloc(no), *w = galloc(nw), *m = galloc(nm);
@@ -360,6 +361,11 @@ static void attention_case(const struct att_case *c)
         p.v_bs[0] = H * Tk * Dv, p.v_bs[1] = Tk * Dv, p.v_ts = Dv, p.v_ds = 1;
         p.o_bs[0] = H * Tq * Dv, p.o_bs[1] = Tq * Dv, p.o_ts = Dv, p.o_ds = 1;
     }
+    if (c->ramp)
+        for (int64_t b = 0; b < B * H; b++)
+            for (int64_t j = 0; j < Tk; j++)
+                for (int64_t d = 0; d < D; d++)
+                    k[mb_batch_offset(2, p.batch, p.k_bs, b) + j * p.k_ts + d] *= 1.0f + (float)j / 8.0f;
     if (c->mask) {
         p.mask = m;
         if (c->mask == 1) p.m_bs[0] = H * Tq * Tk, p.m_bs[1] = Tq * Tk, p.m_qs = Tk, p.m_ks = 1;
@@ -458,13 +464,13 @@ static void test_attention_sweep(void **state)
         for (size_t b = 0; b < 5; b++, n++) {
             const int64_t *d = dd[n % 5];
             struct att_case c = {1 + (int64_t)(n % 2), 1 + (int64_t)(n % 3), tq[a], tk[b], d[0], d[1],
-                                 n % 2, n % 4, n % 3 == 0, n % 5 == 1};
+                                 n % 2, n % 4, n % 3 == 0, n % 5 == 1, 0};
             attention_case(&c);
         }
     /* 0-sized dims: Tk = 0 gives O = 0, Tq = 0 and Dv = 0 write nothing, D = 0 gives uniform weights */
-    const struct att_case z[] = {{1, 2, 5, 0, 4, 4, 0, 0, 0, 0}, {1, 2, 0, 5, 4, 4, 1, 1, 1, 0},
-                                 {2, 1, 5, 6, 4, 0, 1, 2, 1, 0}, {2, 1, 7, 6, 0, 3, 0, 1, 1, 0},
-                                 {1, 1, 20, 20, 4, 4, 1, 3, 1, 1}};
+    const struct att_case z[] = {{1, 2, 5, 0, 4, 4, 0, 0, 0, 0, 0}, {1, 2, 0, 5, 4, 4, 1, 1, 1, 0, 0},
+                                 {2, 1, 5, 6, 4, 0, 1, 2, 1, 0, 0}, {2, 1, 7, 6, 0, 3, 0, 1, 1, 0, 0},
+                                 {1, 1, 20, 20, 4, 4, 1, 3, 1, 1, 0}};
     for (size_t i = 0; i < sizeof z / sizeof z[0]; i++) attention_case(&z[i]);
 }
 
@@ -473,9 +479,13 @@ static void test_attention_sweep(void **state)
 static void test_attention_benchmark_layout(void **state)
 {
     (void)state;
-    const struct att_case c0 = {2, 2, 300, 300, 64, 64, 0, 0, 0, 0}, c1 = {1, 3, 257, 257, 64, 64, 1, 0, 1, 0};
+    const struct att_case c0 = {2, 2, 300, 300, 64, 64, 0, 0, 0, 0, 0}, c1 = {1, 3, 257, 257, 64, 64, 1, 0, 1, 0, 0};
     attention_case(&c0);
     attention_case(&c1);
+    /* growing scores along the keys: later key tiles exceed the running max by more than the lazy threshold */
+    const struct att_case c2 = {2, 2, 300, 300, 64, 64, 0, 0, 1, 0, 1}, c3 = {1, 2, 200, 300, 64, 64, 1, 0, 0, 1, 1};
+    attention_case(&c2);
+    attention_case(&c3);
 }
 
 /* ---- the vector exp ----------------------------------------------------------------------------- */

@@ -17,6 +17,12 @@
  *   Ot[e][i] = alpha Ot[e][i] + sum_j V[j][e] P[j][i]   micro-kernel NN_MRE rows of Dv x NN_QV vectors:
  *                                                V[j][e] broadcast straight from V's rows (no V pack)
  * then O[i][e] = Ot[e][i] / l[i] is written out (one transpose per item, amortized over all of Tk).
+ * Lazy max (AVX-512, no explicit mask, unit-stride K): after the first tile, the QK epilogue computes
+ * P = 2^(St - m) in registers against the max m of the previous tiles and adds to l, as long as no score of
+ * the 6-key block exceeds m + NN_LAZY (8: P <= 256); no tile max, no alpha, no second pass over St, no
+ * rescale of Ot. A block that exceeds it switches the rest of the tile to raw scores and the path above
+ * (the exact new max; the P rows already written are multiplied by alpha). O = Ot / l is unchanged by
+ * which m is used (both carry the same factor).
  * Spread over its tiles, an item prefetches the next item's Q rows, its own O rows (for writing) and its share
  * of the next head's K and V rows, which otherwise come from L3 once BH * S * (D + Dv) outgrows L2.
  * Why this layout: the previous one (keys in the lanes) needed a K^T transpose-pack per item and a scalar
@@ -134,8 +140,19 @@ NN_INLINE void nn_transpose(vf *r)
  * Epilogue, while the tile is in registers: causal (lane i drops row r when i < jq + r; jq = NN_NOCAUSAL:
  * none) and, when mx != NULL, the running per-query max mx[0..BQ) (so no separate pass over St). */
 #define NN_NOCAUSAL INT64_MIN / 2
-NN_INLINE void nn_qk_ukr(int mr, const float *const *kr, const float *qt, int64_t D, float z0, float *st,
-                         int64_t jq, float *mx)
+/* Lazy running max (fused path): P = 2^(S - m) is computed straight in the QK epilogue against the max m of
+ * the previous tiles as long as no score exceeds m + NN_LAZY (P <= 2^NN_LAZY: no overflow, l <= 2^8 Tk). */
+#define NN_LAZY 8.0f
+NN_INLINE int nn_any_gt(vf a, vf b)
+{
+#if VW == 16
+    return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ) != 0;
+#else
+    return _mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GT_OQ)) != 0;
+#endif
+}
+NN_INLINE int nn_qk_ukr(int mr, const float *const *kr, const float *qt, int64_t D, float z0, float *st,
+                        int64_t jq, float *mx, const float *fm, float *fl)
 {
     vf acc[NN_MRK][NN_QV];
 #pragma GCC unroll 8
@@ -157,12 +174,39 @@ NN_INLINE void nn_qk_ukr(int mr, const float *const *kr, const float *qt, int64_
 #pragma GCC unroll 8
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
-        for (int c = 0; c < NN_QV; c++) {
+        for (int c = 0; c < NN_QV; c++)
             if (jq + r > c * VW) /* the diagonal band only */
                 acc[r][c] = vf_sel(vi_cmpgt(vi_set1((int32_t)(jq + r - c * VW)), vi_iota()), vf_set1(-INFINITY),
                                    acc[r][c]);
-            vf_store(st + r * NN_BQ + c * VW, acc[r][c]);
+    if (fm) { /* fused softmax: P = 2^(S - fm) in registers, unless a score exceeds fm + NN_LAZY */
+        int over = 0;
+#pragma GCC unroll 4
+        for (int c = 0; c < NN_QV; c++) {
+            vf m = acc[0][c];
+#pragma GCC unroll 8
+            for (int r = 1; r < mr; r++) m = vf_max(m, acc[r][c]);
+            over |= nn_any_gt(m, vf_add(vf_load(fm + c * VW), vf_set1(NN_LAZY)));
         }
+        if (!over) {
+#pragma GCC unroll 4
+            for (int c = 0; c < NN_QV; c++) {
+                const vf base = vf_load(fm + c * VW);
+                vf sum = vf_load(fl + c * VW);
+#pragma GCC unroll 8
+                for (int r = 0; r < mr; r++) {
+                    const vf e = nn_exp2(vf_sub(acc[r][c], base));
+                    vf_store(st + r * NN_BQ + c * VW, e);
+                    sum = vf_add(sum, e);
+                }
+                vf_store(fl + c * VW, sum);
+            }
+            return 0;
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < NN_QV; c++) vf_store(st + r * NN_BQ + c * VW, acc[r][c]);
     if (mx)
 #pragma GCC unroll 4
         for (int c = 0; c < NN_QV; c++) {
@@ -171,6 +215,7 @@ NN_INLINE void nn_qk_ukr(int mr, const float *const *kr, const float *qt, int64_
             for (int r = 0; r < mr; r++) m = vf_max(m, acc[r][c]);
             vf_store(mx + c * VW, m);
         }
+    return fm != NULL;
 }
 
 /* ot[r][0..BQ) = alpha * ot[r][0..BQ) + sum_{j<nk} vr[j*ldv + r] * pt[j][0..BQ) for r < mr; alpha NULL = 1. */
@@ -207,13 +252,14 @@ NN_INLINE void nn_pv_ukr(int mr, const float *pt, int64_t nk, const float *vr, i
 
 /* Out-of-line instances, one per row count: the full tile and the remainders (mr < NN_MR*). */
 #define NN_QK_CASE(n)                                                                                              \
-    case n: nn_qk_ukr(n, kr, qt, D, z0, st, jq, mx); break;
-static void nn_qk(int mr, const float *const *kr, const float *qt, int64_t D, float z0, float *st, int64_t jq,
-                  float *mx)
+    case n: return nn_qk_ukr(n, kr, qt, D, z0, st, jq, mx, fm, fl);
+static int nn_qk(int mr, const float *const *kr, const float *qt, int64_t D, float z0, float *st, int64_t jq,
+                 float *mx, const float *fm, float *fl)
 {
     switch (mr) {
         NN_QK_CASE(1) NN_QK_CASE(2) NN_QK_CASE(3) NN_QK_CASE(4) NN_QK_CASE(5) NN_QK_CASE(6)
     }
+    return 0;
 }
 #define NN_PV_CASE(n)                                                                                              \
     case n: nn_pv_ukr(n, pt, nk, vr, ldv, alpha, ot); break;
@@ -265,7 +311,7 @@ static void nn_att_scores(const struct mb_attention *p, const float *k, const fl
         const int mr = nk - jb < NN_MRK ? (int)(nk - jb) : NN_MRK;
         for (int r = 0; r < mr; r++) kr[r] = kb + (jb + r) * ldk;
         nn_qk(mr, kr, qt, D, 0.0f * p->scale, st + jb * NN_BQ, p->causal ? j0 + jb - i0 : NN_NOCAUSAL,
-              mask ? NULL : mx);
+              mask ? NULL : mx, NULL, NULL);
     }
     if (!mask) return;
     vf vmx[NN_QV]; /* an explicit mask (any strides): scalar, then the max, in a pass of its own */
@@ -346,6 +392,7 @@ static void nn_att_item(const struct mb_attention *p, int64_t b, int64_t i0, int
 
     const int64_t kend = p->causal && i0 + mq < p->Tk ? i0 + mq : p->Tk; /* later keys: masked for all rows */
     const int64_t ntile = (kend + NN_BK - 1) / NN_BK;
+    int mfin = 0; /* every lane of m finite: the fused path applies */
     for (int64_t j0 = 0; j0 < kend; j0 += NN_BK) {
         const int64_t nk = kend - j0 < NN_BK ? kend - j0 : NN_BK;
         { /* spread over the tiles: the next item's Q rows towards L2 (its pack then does not wait on L3/DRAM)
@@ -371,30 +418,57 @@ static void nn_att_item(const struct mb_attention *p, int64_t b, int64_t i0, int
                 }
             }
         }
-        nn_att_scores(p, k, mask, i0, mq, j0, nk, qt, kp, st, alpha); /* alpha holds the tile max for now */
-        /* online softmax, lane-wise over the queries */
-        vf base[NN_QV], sum[NN_QV];
-        int rescale = 0;
-        for (int c = 0; c < NN_QV; c++) {
-            const vf mo = vf_load(m + c * VW), mn = vf_max(vf_load(alpha + c * VW), mo);
-            base[c] = nn_att_base(mn);
-            const vf a = nn_exp2(vf_sub(mo, base[c])); /* mo = -inf: 0 (O and l are 0 then anyway) */
-            vf_store(alpha + c * VW, a);
-            vf_store(m + c * VW, mn);
-            sum[c] = vf_zero();
-        }
-        for (int64_t i = 0; i < NN_BQ; i++) rescale |= alpha[i] != 1.0f; /* after the first tiles: rarely */
-        for (int64_t j = 0; j < nk; j++) {
-            float *sr = st + j * NN_BQ;
-#pragma GCC unroll 4
-            for (int c = 0; c < NN_QV; c++) {
-                const vf e = nn_exp2(vf_sub(vf_load(sr + c * VW), base[c]));
-                vf_store(sr + c * VW, e);
-                sum[c] = vf_add(sum[c], e);
+        /* Fused path (AVX-512, no explicit mask, K rows in place, every lane of m finite, i.e. after the first
+         * tile): the QK epilogue writes P = 2^(S - m) against the max m of the previous tiles and adds to l
+         * directly (no tile max, no alpha, no second pass over St, no rescale of Ot), as long as no score
+         * exceeds m + NN_LAZY; from the first block that does, the blocks store raw scores (jf), and the tile
+         * finishes as below with the exact new max: P rows [0, jf) are rescaled by alpha. */
+        int64_t jf = 0; /* rows [0, jf): P against base m already; rows [jf, nk): raw scores */
+        if (VW == 16 && mfin && !mask && (p->k_ds == 1 || D <= 1)) {
+            const float *kb = k + j0 * p->k_ts;
+            for (int c = 0; c < NN_QV; c++) vf_store(alpha + c * VW, vf_set1(-INFINITY));
+            jf = nk;
+            for (int64_t jb = 0; jb < nk; jb += NN_MRK) {
+                const float *kr[NN_MRK];
+                const int mr = nk - jb < NN_MRK ? (int)(nk - jb) : NN_MRK;
+                for (int r = 0; r < mr; r++) kr[r] = kb + (jb + r) * p->k_ts;
+                if (nn_qk(mr, kr, qt, D, 0.0f * p->scale, st + jb * NN_BQ, p->causal ? j0 + jb - i0 : NN_NOCAUSAL,
+                          alpha, jf == nk ? m : NULL, l))
+                    jf = jb; /* this block and the next ones: raw, their max in alpha */
             }
+        } else
+            nn_att_scores(p, k, mask, i0, mq, j0, nk, qt, kp, st, alpha); /* alpha holds the tile max for now */
+        int rescale = 0;
+        if (jf < nk) { /* online softmax, lane-wise over the queries */
+            vf base[NN_QV], sum[NN_QV];
+            for (int c = 0; c < NN_QV; c++) {
+                const vf mo = vf_load(m + c * VW), mn = vf_max(vf_load(alpha + c * VW), mo);
+                base[c] = nn_att_base(mn);
+                const vf a = nn_exp2(vf_sub(mo, base[c])); /* mo = -inf: 0 (O and l are 0 then anyway) */
+                vf_store(alpha + c * VW, a);
+                vf_store(m + c * VW, mn);
+                sum[c] = vf_zero();
+            }
+            for (int64_t i = 0; i < NN_BQ; i++) rescale |= alpha[i] != 1.0f;
+            if (rescale)
+                for (int64_t j = 0; j < jf; j++)
+                    for (int c = 0; c < NN_QV; c++)
+                        vf_store(st + j * NN_BQ + c * VW,
+                                 vf_mul(vf_load(st + j * NN_BQ + c * VW), vf_load(alpha + c * VW)));
+            for (int64_t j = jf; j < nk; j++) {
+                float *sr = st + j * NN_BQ;
+#pragma GCC unroll 4
+                for (int c = 0; c < NN_QV; c++) {
+                    const vf e = nn_exp2(vf_sub(vf_load(sr + c * VW), base[c]));
+                    vf_store(sr + c * VW, e);
+                    sum[c] = vf_add(sum[c], e);
+                }
+            }
+            for (int c = 0; c < NN_QV; c++)
+                vf_store(l + c * VW, vf_fma(vf_load(l + c * VW), vf_load(alpha + c * VW), sum[c]));
+            mfin = 1;
+            for (int64_t i = 0; i < NN_BQ; i++) mfin &= m[i] > -INFINITY && m[i] < INFINITY;
         }
-        for (int c = 0; c < NN_QV; c++)
-            vf_store(l + c * VW, vf_fma(vf_load(l + c * VW), vf_load(alpha + c * VW), sum[c]));
         /* Ot = alpha Ot + V^T P: V rows in place when unit-stride, else packed */
         const float *vb = v + j0 * p->v_ts;
         int64_t ldv = p->v_ts;
