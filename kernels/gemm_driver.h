@@ -53,7 +53,10 @@
  * whole batch loop inside the ISA file, and whole items with NR < N <= .wide_max_n go to .wide (AVX-512:
  * 6 x 64 tiles, 64^3 batches). One thread never enters an OpenMP region (~0.25 us each).
  * Row-major A that fits in half of L2 is also read in place on the blocked path (only B packed), unless
- * the ISA file sets .pack_a (AVX2: its SIMD pack was ~10 % faster at n = 256 / 512).
+ * the ISA file sets .pack_a (AVX2: its SIMD pack was ~10 % faster at n = 256 / 512). With A in place and
+ * .direct_b set (AVX-512), row-major B within a quarter of L2 is read in place too: nothing packed, the
+ * direct micro-kernel loads B's rows (row stride N) straight from L2 (n = 256: +6 %, 0.92 -> 0.98x
+ * oneDNN; at n = 512, B = half of L2, it was not better, so packed there).
  */
 #pragma once
 #include "mb.h"
@@ -89,6 +92,7 @@ struct mb_gemm_ukr {
     int pack_a;               /* 1: always pack A on the blocked path (no in-place A, mb_gemm_drive's direct_a) */
     mb_gemm_ukr_wide_fn wide; /* direct path, whole items with nr < N <= wide_max_n, or NULL */
     int wide_max_n;
+    int direct_b; /* 1: with A in place (direct_a), B too when it fits a quarter of L2: nothing packed */
 };
 
 /* Store an MR x NR tile t (leading dimension ldt) into C with alpha / beta / bias: the generic edge
@@ -109,6 +113,7 @@ static inline void mb_gemm_store_tile(const float *t, int ldt, float *c, int64_t
 struct mb_gemm_blk {
     int64_t mc, kc, nc;
     int direct_a; /* A read in place by the direct micro-kernel, only B packed */
+    int direct_b; /* with direct_a: B read in place too (mb_gemm_ukr.direct_b), nothing packed */
     int pf_next;  /* direct path: prefetch the next batch item (the batch does not fit in L2) */
     int ir_outer; /* macro-kernel order, see mb_gemm_blocking */
 };
@@ -143,6 +148,7 @@ static inline struct mb_gemm_blk mb_gemm_blocking(const struct mb_exec *x, const
         u->ir_outer > 0 || (u->ir_outer == 0 && (double)b.kc * (double)(N < b.nc ? N : b.nc) * 4 > (double)l2 / 2);
     if (b.ir_outer) b.nc = mb_gemm_round_down(l2 / 2 / (b.kc * 4), u->nr, u->nr);
     b.direct_a = 0;
+    b.direct_b = 0;
     b.pf_next = 0;
     return b;
 }
@@ -301,14 +307,14 @@ static void mb_gemm_pack_b(int NR, int64_t kc, int64_t nc, const float *b, int64
 static inline __attribute__((always_inline)) void mb_gemm_tile(const struct mb_gemm *p, const struct mb_gemm_ukr *u,
                                                                int direct_a, int64_t kc, int64_t mc, int64_t nc,
                                                                int64_t ir, int64_t jr, const float *as, const float *ap,
-                                                               const float *bp, float *c, const float *beta,
-                                                               const float *bi)
+                                                               const float *bp, int64_t bjs, int64_t brs, float *c,
+                                                               const float *beta, const float *bi)
 {
     const int MR = u->mr, NR = u->nr;
     int mr = mc - ir < MR ? (int)(mc - ir) : MR, nr = nc - jr < NR ? (int)(nc - jr) : NR;
     c += ir * p->c_rs + jr * p->c_cs;
     if (direct_a)
-        u->direct(kc, as + ir * p->a_rs, p->a_rs, 1, bp + jr * kc, NR, c, p->c_rs, p->c_cs, mr, nr, &p->alpha, beta,
+        u->direct(kc, as + ir * p->a_rs, p->a_rs, 1, bp + jr * bjs, brs, c, p->c_rs, p->c_cs, mr, nr, &p->alpha, beta,
                   bi ? bi + jr : NULL);
     else
         u->packed(kc, ap + ir * kc, bp + jr * kc, c, p->c_rs, p->c_cs, mr, nr, &p->alpha, beta, bi ? bi + jr : NULL);
@@ -333,7 +339,13 @@ static void mb_gemm_block(const struct mb_gemm *p, const struct mb_gemm_ukr *u, 
             int64_t kc = p->K - pc < kcb ? p->K - pc : kcb;
             float beta = pc == 0 ? p->beta : 1.0f;
             const float *bi = bias && pc + kc >= p->K ? bias + jc : NULL;
-            mb_gemm_pack_b(NR, kc, nc, B + pc * p->b_rs + jc * p->b_cs, p->b_rs, p->b_cs, bp);
+            /* bpp + jr * bjs: the sliver at column jr, row stride brs (packed, or B in place) */
+            const float *bpp = bp;
+            int64_t bjs = kc, brs = NR;
+            if (bk.direct_b)
+                bpp = B + pc * p->b_rs + jc, bjs = 1, brs = p->b_rs;
+            else
+                mb_gemm_pack_b(NR, kc, nc, B + pc * p->b_rs + jc * p->b_cs, p->b_rs, p->b_cs, bp);
             for (int64_t ic = m0; ic < m1; ic += bk.mc) {
                 int64_t mc = m1 - ic < bk.mc ? m1 - ic : bk.mc;
                 const float *as = A + ic * p->a_rs + pc * p->a_cs;
@@ -341,12 +353,12 @@ static void mb_gemm_block(const struct mb_gemm *p, const struct mb_gemm_ukr *u, 
                 if (bk.ir_outer) {
                     for (int64_t ir = 0; ir < mc; ir += MR)
                         for (int64_t jr = 0; jr < nc; jr += NR)
-                            mb_gemm_tile(p, u, direct_a, kc, mc, nc, ir, jr, as, ap, bp,
+                            mb_gemm_tile(p, u, direct_a, kc, mc, nc, ir, jr, as, ap, bpp, bjs, brs,
                                          C + ic * p->c_rs + jc * p->c_cs, &beta, bi);
                 } else {
                     for (int64_t jr = 0; jr < nc; jr += NR)
                         for (int64_t ir = 0; ir < mc; ir += MR)
-                            mb_gemm_tile(p, u, direct_a, kc, mc, nc, ir, jr, as, ap, bp,
+                            mb_gemm_tile(p, u, direct_a, kc, mc, nc, ir, jr, as, ap, bpp, bjs, brs,
                                          C + ic * p->c_rs + jc * p->c_cs, &beta, bi);
                 }
             }
@@ -586,6 +598,8 @@ static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exe
     /* the batch's operands outgrow L2: prefetching the next item under the current one's tiles gained
      * 5-7 % at 64 / 256 x 64^3; when they stay in L2 the prefetches only cost (~4 % at 8 x 64^3; AVX-512
      * 32 x 64^3, 1.5 MiB of a 2 MiB L2: 164 -> 168 and 160 -> 170 GFLOP/s without them, threshold L2 / 2 -> L2) */
+    bk.direct_b = bk.direct_a && u->direct_b && p->b_cs == 1 &&
+                  (double)p->K * (double)p->N * 4 <= (x->l2 > 0 ? x->l2 : 1 << 20) / 4;
     bk.pf_next = direct && nb > 1 &&
                  (double)nb * (double)(p->M * p->K + p->K * p->N + p->M * p->N) * 4 > (x->l2 > 0 ? x->l2 : 1 << 20);
     if (p->M < bk.mc) bk.mc = mb_gemm_cdiv(p->M, MR) * MR;

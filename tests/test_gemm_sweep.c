@@ -306,6 +306,33 @@ static void test_packed_a(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* ---- A and B in place: row-major A within half of L2 and B within a quarter (AVX-512 .direct_b: no
+ * packing at all, the direct micro-kernel on B's rows), full and partial tiles, K over one and two KC
+ * passes, with and without the C epilogue (alpha / beta / bias, column stride 2), 1 and 2 threads ---- */
+static void test_direct_b(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][3] = {{256, 256, 256}, {251, 203, 300}, {100, 45, 1000}, {130, 97, 129}};
+    int fails = 0, runs = 0;
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
+        for (int v = 0; v < 3; v++) {
+            struct cfg c = {
+                shapes[si][0], shapes[si][1], shapes[si][2], 0, 0, 0, 1, 0, {1, 1}, 0, 0, 1.0f, 0.0f, 0,
+                1 + (v == 2)};
+            if (v == 1) c.cgap = 3, c.ccs = 2, c.alpha = -0.5f, c.beta = 0.75f, c.bias = 1;
+            struct inst t;
+            inst_make(&t, &c);
+            for (int i = 0; i < mb_kernel_count; i++) {
+                const struct mb_kernel *k = &mb_kernels[i];
+                if (!usable(k) || !is_blocked(k)) continue;
+                fails += run_one(k, &t, &c) > 0, runs++;
+            }
+            inst_free(&t);
+        }
+    printf("  direct B: %d runs, %d failed\n", runs, fails);
+    assert_int_equal(fails, 0);
+}
+
 /* ---- threads: bitwise identical for 1 and 2 threads (no split-K; see kernels/gemm_driver.h) --- */
 static void test_thread_determinism(void **state)
 {
@@ -389,6 +416,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_packed_a),
+        cmocka_unit_test(test_direct_b),
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_cube),
         cmocka_unit_test(test_thread_determinism),

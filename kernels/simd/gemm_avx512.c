@@ -430,6 +430,6 @@ static void ukr_wide(const struct mb_gemm *p, int64_t b0, int64_t b1, const floa
 
 enum mb_status mb_gemm_avx512(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, MR, 1, 0, ukr_wide, 64};
+    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, MR, 1, 0, ukr_wide, 64, 1};
     return mb_gemm_drive(p, x, &u);
 }
