@@ -5,31 +5,34 @@
  * Body shared with the other ISA: attention_simd.h (only the micro-tile shapes differ with the register
  * count). Threaded over (batch, 64-query blocks), x->nthreads.
  * Measured verdict (issue 4: causal 0 needs >= 4.5x "blas" and >= 1.1x "onednn"), BH 32 x S 1024 x d 64,
- * 1 thread, CPU time, peers in the same run, 9 runs of
+ * 1 thread, CPU time, peers in the same run, 7 runs of
  *   OPENBLAS_CORETYPE=Haswell taskset -c 1 build/attn/bin/matbench --benchmark_filter=
  *     '^attention/(avx512|blas|onednn)/BH:32/S:1024/D:64/causal:(0|1)/threads:1' --benchmark_min_time=0.3
- * on this 2-core VM while another engineer benchmarked GEMM on core 0 (all three variants drift by ~10 %
- * from run to run, not together):
- *   causal 0: 48.2 .. 54.3 ms, median 52.3 ms (165 GFLOP/s, 0.76 of the 217 GFLOP/s zmm FMA peak measured
- *             on core 1); 4.08 .. 4.62x "blas", median 4.37x: target 4.5x MISSED (met in 2 of 9 runs);
- *             1.21 .. 1.43x "onednn", median 1.30x: target 1.1x met
- *   causal 1: 27.6 .. 32.4 ms, median 30.2 ms; 7.1 .. 8.4x "blas" (median 7.5x), 2.2 .. 2.4x "onednn"
- *             (median 2.27x): both targets met
- * Before this round (same command, 3 runs, the previous binary): causal 0 57.3 .. 60.3 ms, 3.6 .. 4.0x
- * "blas", 1.09 .. 1.13x "onednn"; causal 1 39.1 .. 42.4 ms. What changed: scores in base 2 (Q packed
- * pre-multiplied by scale log2 e) and a cheaper exp (nn_exp2: vreduceps + 6 FMAs + vscalefps, 9 ops per 16
- * scores instead of 16), Q pack / O epilogue by register transposes, and prefetching of the next item's Q,
- * this item's O and the next head's K/V (at BH 32 they come from L3).
- * What limits it: per 48-key tile and 64 queries the two 512-bit ports get 24576 FMAs (both products),
- * 192 x 10 exp/sum ops and ~400 others: the FMAs are ~92 % of the vector-port work, the ceiling of this
- * design. A standalone driver measures 0.88 of FMA peak overall at BH 4 (L2-resident; QK and PV micro-kernels
- * alone 0.93) and ~0.80 at BH 32, where Q, K, V and O stream from L3 (the prefetches recovered about half of
- * that gap). 4.5x "blas" (~52 ms against blas's ~230 ms) needs ~0.76 of peak sustained: reached when the VM
- * runs at its usual speed, missed when it slows. Tried and dropped (no consistent win in interleaved A/B):
- * key tiles of 36/42/60/72/96, unroll 4 in the micro-kernels, interleaving the exp's 4 vectors step by step,
- * per-QK-call prefetch of the tile's V and the next tile's K; in the standalone driver only: fusing the exp
- * into the QK epilogue with a lazily updated max (FA-style threshold 2^8: ~2 %, within the noise; it saves
- * only the subtract and the St reload, the port work stays), non-temporal stores of O (noise).
+ * on this 2-core VM while another engineer benchmarked GEMM on core 0 (all variants drift by 5-10 % from run
+ * to run, not together; this session the VM ran ~5 % slower than in the previous one: blas 228 .. 248 ms):
+ *   causal 0: 51.2 .. 55.7 ms, median 53.6 ms; 4.26 .. 4.62x "blas", median 4.50x: target 4.5x MET AT THE
+ *             MEDIAN BUT NOT ROBUSTLY (met in 4 of 7 runs: 4.26 4.44 4.45 4.50 4.52 4.56 4.62);
+ *             1.29 .. 1.40x "onednn", median 1.36x: target 1.1x met
+ *   causal 1: 28.9 .. 32.2 ms, median 31.4 ms; 7.5 .. 7.9x "blas" (median 7.65x), 2.30 .. 2.41x "onednn"
+ *             (median 2.36x): both targets met
+ * Last change: lazy running max with the softmax fused into the QK epilogue (attention_simd.h, NN_LAZY):
+ * interleaved A/B against the previous binary (4 alternations x 3 repetitions, same command, avx512 only):
+ * causal 0 median 56.3 -> 53.8 ms (-4.4 %, faster in every alternation), causal 1 32.3 -> 31.2 ms. Before
+ * it (previous session, same command, 9 runs): causal 0 median 52.3 ms at a faster VM state, 4.37x "blas".
+ * Earlier rounds: scores in base 2 and nn_exp2 (9 ops per 16 scores instead of 16), Q pack / O epilogue by
+ * register transposes, prefetching of the next item's Q, this item's O and the next head's K/V.
+ * What limits it: per 48-key tile and 64 queries the two 512-bit ports get 24576 FMAs (both products) and
+ * ~2200 exp / sum / check ops: the FMAs are ~92 % of the vector-port work, the ceiling of this design; it
+ * runs at ~0.75-0.8 of the measured 217 GFLOP/s FMA peak. Not memory: BH 4 and BH 32 run at the same
+ * per-head time in matbench (6.96 vs 56.1 ms / 8). Phase costs (standalone driver, BH 4, parts removed):
+ * QK ~2.8 ms and PV ~2.9 ms against 2.47 ms each at peak (0.85-0.88), the exp ~0.4 ms. The rest is
+ * core stalls the counters (no PMU in this VM) cannot attribute.
+ * Tried and dropped (no consistent win in interleaved A/B): key tiles of 32/36/42/60/64/72/96, unroll 4 in
+ * the micro-kernels, interleaving the exp's 4 vectors step by step, per-QK-call prefetch of the tile's V
+ * and the next tile's K (T0: noise; NTA: +10 %, V lines evicted before their reuse across the PV calls),
+ * 128-query items as two 64-lane sub-blocks sharing each K/V tile (NN_NS = 2: +2..3 %, causal 0 and 1:
+ * Qt, St and Ot of both no longer fit the 48 KB L1), an overflow check on the block sums of P instead of
+ * the block max (noise), non-temporal stores of O (noise).
  * 2 threads not re-measured.
  */
 #include "mb.h"
