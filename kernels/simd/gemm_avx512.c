@@ -21,17 +21,27 @@
  * Verdict on this machine (Xeon SPR-class VM, 2 cores, 48 KiB L1d, 2 MiB L2; 1 thread, core 0; matbench
  * medians of 3 repetitions of per-thread CPU time, peers in the same run; peak = 16-chain zmm FMA loop,
  * 214-229 GFLOP/s; OpenBLAS 0.3.21 with OPENBLAS_CORETYPE=Haswell):
- *     taskset -c 0 matbench --benchmark_filter='^gemm/(avx2|avx512|blas|onednn)/M:(256|512|1024|2048)/
- *       .*threads:1$' --benchmark_min_time=0.3 --benchmark_repetitions=3
- *     n       GFLOP/s  of peak  x OpenBLAS  x oneDNN 2.6   (previous verdict: GF, x OpenBLAS, x oneDNN)
- *     256     168      0.78     1.60        0.91          167, 1.58, 0.90
- *     512     166      0.77     1.53        0.89          167, 1.55, 0.96
- *     1024    170      0.79     1.69        0.96          168, 1.59, 0.99
- *     2048    160      0.75     1.56        0.96          163, 1.46, 0.99
- *   (+-3-5 % between runs; interleaved A/B against the previous code, 3 alternations: 1024 162.7 ->
- *   171.4, 2048 160.7 -> 170.3, 512 163.8 -> 178.7, 256 176.5 -> 173.5 GFLOP/s, i.e. not slower; the
- *   gain is the driver's SIMD pack of A.) MISSES >= 0.93 of peak and >= 1.9x OpenBLAS; oneDNN ran
- *   4-13 % faster in this session.
+ *     taskset -c 0 matbench --benchmark_filter='^gemm/(avx512|blas|onednn)/M:(256|512|1024|2048)/
+ *       .*threads:1$' --benchmark_min_time=0.3 --benchmark_repetitions=3   (4 runs; median of the runs)
+ *     n       GFLOP/s  of peak  x OpenBLAS  x oneDNN 2.6   (range over the 4 runs)  (previous: GF, x oneDNN)
+ *     256     173      0.79     1.68        0.98          0.84 - 1.04              168, 0.91
+ *     512     162      0.74     1.55        0.93          0.81 - 0.96              166, 0.89
+ *     1024    163      0.75     1.60        0.99          0.92 - 1.01              170, 0.96
+ *     2048    162      0.74     1.57        0.98          0.91 - 1.05              160, 0.96
+ *   (the VM swung 160 <-> 185 GFLOP/s within minutes for both libraries, so same-run ratios move
+ *   +-5 %.) TARGET >= 1.0x oneDNN MISSED: reached in single runs at 256 / 1024 / 2048, not at 512
+ *   (~0.93). What moved: the driver's .direct_b (n = 256, A and B both read in place, nothing packed),
+ *   interleaved A/B, 4 alternations: 160-164 -> 171-181 GFLOP/s, 0.91-0.93 -> 0.97-0.99x oneDNN.
+ *   Tried in this round without a consistent gain (interleaved A/B, 3-5 alternations): the packed
+ *   14x32 k loop as one inline-asm block (k unrolled by 2, 2 prefetcht0 of the B sliver per k step
+ *   512 / 1024 / 2048 bytes ahead; llvm-mca 30 cycles per 2 k steps, the same as gcc's): n = 1024
+ *   0.91-0.97 vs 0.94-1.00 old, 2048 0.88-0.97 vs 0.94-1.04, i.e. neutral, not kept; jr outer (with
+ *   and without packed A): 3-10 % slower at 512..2048; packed A at n = 256 / 512 (.pack_a = 1): -3 % /
+ *   +2 %; B in place at n = 512 (B = half of L2): 0.89-0.97 vs 0.86-0.98; packing A only at n = 512:
+ *   0.88-1.00 vs 0.91-1.05. What limits it: not the k loop (0.92 of peak on L1 data, 28-30 cycles per
+ *   2 k steps either way) but the ~10 % lost in the macro loops to the B sliver streamed from L2 for
+ *   every tile (ir outer, 32 KiB per 14x32 call) and C traffic; at n = 512 (A 1 MiB in place + B
+ *   panel 512 KiB: L2 nearly full) that loss is largest.
  *   Where the time goes (n = 1024, perf cpu-clock + rdtsc around the packing): micro-kernel ~89 %,
  *   packing ~9 % before this round (pack_a now an 8x8 ymm transpose per 8 k steps). The mix itself
  *   caps the kernel: an asm loop of 2 loads + R broadcasts + 2R FMAs runs at ~200 of 216 GFLOP/s for
