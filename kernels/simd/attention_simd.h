@@ -288,7 +288,9 @@ static void nn_att_layout(const struct mb_attention *p, struct nn_att_ws *w)
     w->qt = at, at += nn_up16(p->D * NN_BQ);
     w->kp = at, at += nn_up16(NN_BK * p->D);
     w->vp = at, at += nn_up16(NN_BK * p->Dv);
+    at += 256; /* St and Ot off Qt's 4 KB alignment */
     w->st = at, at += NN_BK * NN_BQ;
+    at += 256;
     w->ot = at, at += nn_up16(p->Dv * NN_BQ);
     w->m = at, at += NN_BQ;
     w->l = at, at += NN_BQ;
