@@ -280,17 +280,15 @@ static void test_features(void **state)
     assert_int_equal(fails, 0);
 }
 
-/* ---- packed A: row-major A larger than half of L2, so the blocked path packs it (the SIMD transposes
- * of mb_gemm_pack_a): full and partial slivers, K tails that are and are not multiples of 8 ---------- */
-static void test_packed_a(void **state)
+/* Every blocked variant on each shape, three ways: plain C = A @ B; alpha / beta / bias on C with column
+ * stride 2 and a row gap; 2 threads (with B transposed when tb2). */
+static void sweep_blocked(const int64_t (*shapes)[3], size_t n, int tb2, const char *what)
 {
-    (void)state;
-    static const int64_t shapes[][3] = {{531, 37, 601}, {1008, 20, 400}, {518, 40, 768}, {700, 17, 389}};
     int fails = 0, runs = 0;
-    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
+    for (size_t si = 0; si < n; si++)
         for (int v = 0; v < 3; v++) {
             struct cfg c = {
-                shapes[si][0], shapes[si][1], shapes[si][2], 0, v == 2, 0, 1, 0, {1, 1}, 0, 0, 1.0f, 0.0f, 0,
+                shapes[si][0], shapes[si][1], shapes[si][2], 0, tb2 && v == 2, 0, 1, 0, {1, 1}, 0, 0, 1.0f, 0.0f, 0,
                 1 + (v == 2)};
             if (v == 1) c.cgap = 3, c.ccs = 2, c.alpha = -0.5f, c.beta = 0.75f, c.bias = 1;
             struct inst t;
@@ -302,8 +300,17 @@ static void test_packed_a(void **state)
             }
             inst_free(&t);
         }
-    printf("  packed A: %d runs, %d failed\n", runs, fails);
+    printf("  %s: %d runs, %d failed\n", what, runs, fails);
     assert_int_equal(fails, 0);
+}
+
+/* ---- packed A: row-major A larger than half of L2, so the blocked path packs it (the SIMD transposes
+ * of mb_gemm_pack_a): full and partial slivers, K tails that are and are not multiples of 8 ---------- */
+static void test_packed_a(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][3] = {{531, 37, 601}, {1008, 20, 400}, {518, 40, 768}, {700, 17, 389}};
+    sweep_blocked(shapes, sizeof shapes / sizeof *shapes, 1, "packed A");
 }
 
 /* ---- A and B in place: row-major A within half of L2 and B within a quarter (AVX-512 .direct_b: no
@@ -313,24 +320,7 @@ static void test_direct_b(void **state)
 {
     (void)state;
     static const int64_t shapes[][3] = {{256, 256, 256}, {251, 203, 300}, {100, 45, 1000}, {130, 97, 129}};
-    int fails = 0, runs = 0;
-    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
-        for (int v = 0; v < 3; v++) {
-            struct cfg c = {
-                shapes[si][0], shapes[si][1], shapes[si][2], 0, 0, 0, 1, 0, {1, 1}, 0, 0, 1.0f, 0.0f, 0,
-                1 + (v == 2)};
-            if (v == 1) c.cgap = 3, c.ccs = 2, c.alpha = -0.5f, c.beta = 0.75f, c.bias = 1;
-            struct inst t;
-            inst_make(&t, &c);
-            for (int i = 0; i < mb_kernel_count; i++) {
-                const struct mb_kernel *k = &mb_kernels[i];
-                if (!usable(k) || !is_blocked(k)) continue;
-                fails += run_one(k, &t, &c) > 0, runs++;
-            }
-            inst_free(&t);
-        }
-    printf("  direct B: %d runs, %d failed\n", runs, fails);
-    assert_int_equal(fails, 0);
+    sweep_blocked(shapes, sizeof shapes / sizeof *shapes, 0, "direct B");
 }
 
 /* ---- threads: bitwise identical for 1 and 2 threads (no split-K; see kernels/gemm_driver.h) --- */
