@@ -405,12 +405,8 @@ static void test_edges(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_packed_a),
-        cmocka_unit_test(test_direct_b),
-        cmocka_unit_test(test_features),
-        cmocka_unit_test(test_cube),
-        cmocka_unit_test(test_thread_determinism),
-        cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_packed_a), cmocka_unit_test(test_direct_b),           cmocka_unit_test(test_features),
+        cmocka_unit_test(test_cube),     cmocka_unit_test(test_thread_determinism), cmocka_unit_test(test_edges),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     for (int i = 1; i < 3; i++) mb_exec_free(&g_x[i]);

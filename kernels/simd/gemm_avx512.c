@@ -112,7 +112,7 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
                                                        const float *bias)
 {
     __m512 acc[MR][4]; /* NV <= 2, or 4 with R <= 6 (the wide path) */
-    if (DIRECT) { /* R == mr at every call; k >= 1 always (K == 0 never reaches a micro-kernel) */
+    if (DIRECT) {      /* R == mr at every call; k >= 1 always (K == 0 never reaches a micro-kernel) */
         const __mmask16 bm = tail_mask(nr - 16 * (NV - 1));
         /* row i of A at g[i / 5] + {0, r, 2r, 3r, 4r}[i % 5] (bytes): 3 bases + r + 3r in registers, each
          * row a (base, index, scale) address operand. Written as C, gcc kept 14 row pointers and reloaded
