@@ -110,6 +110,19 @@ static inline void mb_gemm_store_tile(const float *t, int ldt, float *c, int64_t
         }
 }
 
+/* Start the misses on C's tile (first and last element of each of its R rows; rows >= mr alias row 0)
+ * before the k loop, which then hides them: C comes from L2 / L3 when the matrix is large. */
+static inline __attribute__((always_inline)) void mb_gemm_prefetch_c(const float *c, int64_t c_rs, int64_t c_cs,
+                                                                     const int R, int mr, int nr)
+{
+#pragma GCC unroll 16
+    for (int i = 0; i < R; i++) {
+        const float *ci = c + (i < mr ? i : 0) * c_rs;
+        __builtin_prefetch(ci, 0, 3);
+        __builtin_prefetch(ci + (nr - 1) * c_cs, 0, 3);
+    }
+}
+
 struct mb_gemm_blk {
     int64_t mc, kc, nc;
     int direct_a; /* A read in place by the direct micro-kernel, only B packed */

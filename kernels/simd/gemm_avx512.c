@@ -144,13 +144,7 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
         for (int i = 0; i < R; i++)
 #pragma GCC unroll 16
             for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
-/* C comes from L2 / L3 when the matrix is large: start those misses now, under the k loop */
-#pragma GCC unroll 16
-        for (int i = 0; i < R; i++) {
-            const float *ci = c + (i < mr ? i : 0) * c_rs;
-            _mm_prefetch((const char *)ci, _MM_HINT_T0);
-            _mm_prefetch((const char *)(ci + (nr - 1) * c_cs), _MM_HINT_T0);
-        }
+        mb_gemm_prefetch_c(c, c_rs, c_cs, R, mr, nr);
 #pragma GCC unroll 2
         for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
             __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
