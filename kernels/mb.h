@@ -19,6 +19,20 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* The calling thread's number in an OpenMP region (0 in a build without OpenMP): the kernels' threads
+ * pick their slice of the work and of x->work with it. */
+static inline int mb_thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 #ifdef __cplusplus
 extern "C" {

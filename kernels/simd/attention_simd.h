@@ -41,10 +41,6 @@
 #include "tiled/nn_plan.h"
 
 #include <math.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #if VW == 16
 #define NN_QV 4  /* 64 queries per item */
 #define NN_MRK 6 /* QK: 6 keys x 4 zmm = 24 accumulators + 4 Qt loads, of 32 registers */
@@ -546,11 +542,7 @@ static enum mb_status nn_attention_simd(const struct mb_attention *p, const stru
     if (ex->work_size / sizeof(float) / (size_t)nt < (size_t)L.total) return MB_ENOMEM;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-#ifdef _OPENMP
-        const int t = omp_get_thread_num();
-#else
-        const int t = 0;
-#endif
+        const int t = mb_thread_num();
         float *ws = (float *)ex->work + (size_t)t * (size_t)L.total;
         for (int64_t it = t; it < items; it += nt) { /* round-robin: balances causal's uneven blocks */
             const int64_t b = it / nqb, i0 = it % nqb * NN_BQ;

@@ -13,10 +13,6 @@
  */
 #include "tiled/nn_plan.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #ifndef NN_STREAM_BYTES /* overridable for the measurement of the non-streaming alternative */
 #define NN_STREAM_BYTES ((int64_t)8 << 20)
 #endif
@@ -99,11 +95,7 @@ static enum mb_status nn_binary_simd(const struct mb_binary *p, const struct mb_
     const int64_t *const st[3] = {q.xs, q.ys, q.zs};
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-#ifdef _OPENMP
-        const int t = omp_get_thread_num();
-#else
-        const int t = 0;
-#endif
+        const int t = mb_thread_num();
         int64_t lo, hi, idx[MB_MAX_DIMS], off[3];
         nn_split(total, nt, t, &lo, &hi);
         if (lo < hi) {

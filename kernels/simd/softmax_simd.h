@@ -14,10 +14,6 @@
 #include "tiled/nn_plan.h"
 
 #include <math.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 /* Masked scaled scores of the full vector at j (mask contiguous or NULL). */
 static inline vf nn_sm_score(const float *x, const float *mask, vf vscale, int64_t j)
 {
@@ -91,11 +87,7 @@ static enum mb_status nn_softmax_simd(const struct mb_softmax *p, const struct m
     const int64_t *const st[3] = {p->xs, p->ys, p->mask ? p->ms : zero};
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-#ifdef _OPENMP
-        const int t = omp_get_thread_num();
-#else
-        const int t = 0;
-#endif
+        const int t = mb_thread_num();
         int64_t lo, hi, idx[MB_MAX_DIMS] = {0}, off[3];
         float *buf = (float *)ex->work + (size_t)t * (size_t)n;
         nn_split(rows, nt, t, &lo, &hi);

@@ -15,10 +15,6 @@
 #include "mb.h"
 
 #include <math.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #define NN_TQ 32
 #define NN_TK 64
 
@@ -113,11 +109,7 @@ enum mb_status mb_attention_tiled(const struct mb_attention *p, const struct mb_
     if (x->work_size / sizeof(float) / (size_t)nt < (size_t)per16) return MB_ENOMEM;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-#ifdef _OPENMP
-        const int t = omp_get_thread_num();
-#else
-        const int t = 0;
-#endif
+        const int t = mb_thread_num();
         for (int64_t it = t; it < items; it += nt) {
             const int64_t b = it / nqb, i0 = it % nqb * NN_TQ;
             item(p, b, i0, p->Tq - i0 < NN_TQ ? p->Tq - i0 : NN_TQ, (float *)x->work + (size_t)t * (size_t)per16);
