@@ -15,7 +15,7 @@
 #include <stddef.h>
 
 #define MB_NAME_MAX 256
-#define MB_MSG_MAX 512
+#define MB_MSG_MAX  512
 
 /* One benchmark instance (GB: one family x one argument tuple x one thread count). */
 struct mb_instance {
@@ -39,7 +39,7 @@ struct mb_instance {
 };
 
 /* The suite: all instances in registration order (families in order, args, then threads).
- * Returns the count; *out is owned by the suite. */
+ * Returns the count; *out is owned by the suite. -1 (after a message on stderr): a bad --mb_shape. */
 int mb_suite_instances(struct mb_instance **out);
 
 /* Machine context (hwloc etc.): key/value pairs to add to the context, in order, after GB's keys.
@@ -83,10 +83,10 @@ void mb_counters_stop(long long *values); /* accumulates into values[count] */
  * triad bandwidth test, 1 thread and all cores. Measured once per process (about 1 s), cached. */
 struct mb_peak {
     int n;
-    char isa[4][16];         /* "avx512", "avx2", "scalar", "neon" */
-    double gflops[4][2];     /* [isa][0] = 1 thread, [1] = all cores */
-    double triad_gbs[2];     /* [0] = 1 thread, [1] = all cores */
-    char triad_note[128];    /* array sizes vs the LLC */
+    char isa[4][16];      /* "avx512", "avx2", "scalar", "neon" */
+    double gflops[4][2];  /* [isa][0] = 1 thread, [1] = all cores */
+    double triad_gbs[2];  /* [0] = 1 thread, [1] = all cores */
+    char triad_note[128]; /* array sizes vs the LLC */
 };
 const struct mb_peak *mb_peak_get(void);
 /* --mb_peak: print the peaks as a table on stdout */
@@ -99,10 +99,11 @@ double mb_peak_fma_avx512(long long reps);
 
 /* Our own flags (--mb_*), parsed by bench/flags.c, read by the suite. */
 struct mb_options {
-    int threads;       /* --mb_threads=N: the "all cores" count (default: hwloc cores) */
-    bool peak;         /* --mb_peak: measure and print peaks, then exit */
-    bool no_validate;  /* --mb_no_validate: skip validation (not recommended; recorded in context) */
-    bool quick;        /* --mb_quick: smaller default sizes (CI smoke runs) */
-    bool sim;          /* --mb_sim: running under valgrind (bench-sim): callgrind toggles per benchmark */
+    int threads;      /* --mb_threads=N: the "all cores" count (default: hwloc cores) */
+    bool peak;        /* --mb_peak: measure and print peaks, then exit */
+    bool no_validate; /* --mb_no_validate: skip validation (not recommended; recorded in context) */
+    bool quick;       /* --mb_quick: smaller default sizes (CI smoke runs) */
+    bool sim;         /* --mb_sim: running under valgrind (bench-sim): callgrind toggles per benchmark */
+    char shape[1024]; /* --mb_shape=<op>/<Arg>:<v>/...[,...]: these shapes instead of the default lists */
 };
 extern struct mb_options mb_opts;

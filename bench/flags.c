@@ -57,7 +57,10 @@ static const char usage_text[] =
     "          [--mb_peak]                   measure and print FMA and triad peaks, then exit\n"
     "          [--mb_no_validate]            skip validation before timing (recorded in the context)\n"
     "          [--mb_quick]                  smaller default sizes (CI smoke runs)\n"
-    "          [--mb_sim]                    under valgrind: 1 iteration per benchmark, callgrind dump per name\n";
+    "          [--mb_sim]                    under valgrind: 1 iteration per benchmark, callgrind dump per name\n"
+    "          [--mb_shape=<spec>,...]       your shapes instead of the default ones, each in the benchmark-name\n"
+    "                                        form <op>/<Arg>:<value>/..., e.g. gemm/M:384/N:768/K:1024 or\n"
+    "                                        add/shape:64x4096+4096 (every variant; no size caps)\n";
 
 bool mb_flags_truthy(const char *v)
 {
@@ -245,6 +248,7 @@ int mb_flags_parse(struct mb_flags *f, int *argc, char **argv, FILE *out, FILE *
         {"mb_no_validate", F_BOOL, &mb_opts.no_validate, 0},
         {"mb_quick", F_BOOL, &mb_opts.quick, 0},
         {"mb_sim", F_BOOL, &mb_opts.sim, 0},
+        {"mb_shape", F_STRING, mb_opts.shape, sizeof mb_opts.shape},
     };
     const int nflags = (int)(sizeof flags / sizeof flags[0]);
 

@@ -639,14 +639,15 @@ int mb_bench_main(int argc, char **argv, int (*get_instances)(struct mb_instance
         mb_peak_print(mb_peak_get());
         return 0;
     }
+    struct mb_instance *inst = NULL;
+    int n = get_instances(&inst);
+    if (n < 0) return 1; /* a bad --mb_shape, reported */
     /* GB opens --benchmark_out before anything runs: a bad path ends the program here */
     FILE *file = NULL;
     if (f.out[0] && !(file = open_out_file(f.out))) {
         fprintf(err, "invalid file name: '%s'\n", f.out);
         return 1;
     }
-    struct mb_instance *inst = NULL;
-    int n = get_instances(&inst);
     rc = run_benchmarks(&f, argv[0], inst, n, out, err, file);
     CHECK(fflush(out) == 0, "writing the output failed");
     if (file) commit_out_file(file, f.out); /* also when nothing ran: GB leaves the (empty) file too */

@@ -14,10 +14,13 @@
 #include "ops.h"
 #include "validate.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <valgrind/callgrind.h>
 #include <valgrind/valgrind.h>
 
@@ -186,23 +189,26 @@ static int shapes_linear(int64_t (*out)[MB_ARGS_MAX]) /* x (256,512) @ W(1024,51
 
 /* ---- BINARY ops: add, mul ------------------------------------------------------------------------ */
 
-/* broadcast patterns as the ops layer lowers them (contiguous runs collapsed; y stride 0 = broadcast) */
-static const struct mb_bshape {
-    const char *label;
+/* broadcast patterns as the ops layer lowers them (contiguous runs collapsed; y stride 0 = broadcast), then
+ * any --mb_shape adds (uncollapsed: the kernels take any rank) */
+#define MB_BSHAPES_MAX (4 + MB_SHAPES_MAX)
+static struct mb_bshape {
+    char label[64];
     int ndim;
-    int64_t shape[3], ys[3];
-} bshapes[] = {
+    int64_t shape[MB_MAX_DIMS], ys[MB_MAX_DIMS];
+} bshapes[MB_BSHAPES_MAX] = {
     {"32x10+10", 2, {32, 10}, {0, 1}},
     {"32x20x10+20x1", 3, {32, 20, 10}, {0, 1, 0}},
     {"4096x4096+4096x4096", 1, {4096 * 4096}, {1}}, /* 64 MiB operands */
     {"4096x4096+4096", 2, {4096, 4096}, {0, 1}},
 };
+static const int nbshapes_default = 4;
+static int nbshapes = 4;
 
 static int shapes_binary(int64_t (*out)[MB_ARGS_MAX])
 {
-    int n = (int)(sizeof bshapes / sizeof bshapes[0]);
-    for (int i = 0; i < n; i++) out[i][0] = i;
-    return n;
+    for (int i = 0; i < nbshapes_default; i++) out[i][0] = i;
+    return nbshapes_default;
 }
 
 static int64_t bshape_numel(const struct mb_bshape *s, bool y)
@@ -511,6 +517,151 @@ static void args_string(const struct mb_op *op, const int64_t *a, char *buf, siz
     }
 }
 
+/* ---- --mb_shape: the user's shapes instead of the default lists ----------------------------------- */
+
+/* "32x20x10+20x1": x's shape + y's (NumPy broadcasting, y right-aligned, each of its dims x's or 1; the
+ * output is x's shape) -> a new bshapes[] entry; its index in *idx */
+static bool parse_bshape(const char *v, int64_t *idx, char *msg, size_t msgsz)
+{
+    int64_t d[2][MB_MAX_DIMS];
+    int nd[2] = {0, 0}, side = 0;
+    const char *c = v;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long long x = strtoll(c, &end, 10);
+        if (end == c || *c == '-' || *c == '+' || errno || x < 1 || x > INT32_MAX || nd[side] == MB_MAX_DIMS) {
+            snprintf(msg, msgsz, "shape:%s: expected <x dims>+<y dims>, e.g. 32x20x10+20x1 (sizes 1..%d, rank <= %d)",
+                     v, INT32_MAX, MB_MAX_DIMS);
+            return false;
+        }
+        d[side][nd[side]++] = x;
+        if (*end == 'x') {
+            c = end + 1;
+        } else if (*end == '+' && side == 0) {
+            c = end + 1, side = 1;
+        } else if (*end == '\0' && side == 1) {
+            break;
+        } else {
+            snprintf(msg, msgsz, "shape:%s: expected <x dims>+<y dims>, e.g. 32x20x10+20x1", v);
+            return false;
+        }
+    }
+    if (nd[1] > nd[0]) {
+        snprintf(msg, msgsz, "shape:%s: y has rank %d > x's %d (y must broadcast to x's shape, the output's)", v, nd[1],
+                 nd[0]);
+        return false;
+    }
+    for (int i = 0; i < nbshapes; i++)
+        if (!strcmp(bshapes[i].label, v)) return *idx = i, true;
+    if (nbshapes == MB_BSHAPES_MAX || strlen(v) >= sizeof bshapes[0].label) {
+        snprintf(msg, msgsz, "shape:%s: too many or too long binary shapes", v);
+        return false;
+    }
+    struct mb_bshape *b = &bshapes[nbshapes];
+    memset(b, 0, sizeof *b);
+    b->ndim = nd[0];
+    for (int i = 0; i < nd[0]; i++) {
+        const int j = i - (nd[0] - nd[1]); /* y's dim aligned with x's dim i, or < 0: absent */
+        const int64_t y = j >= 0 ? d[1][j] : 1;
+        if (y != 1 && y != d[0][i]) {
+            snprintf(msg, msgsz, "shape:%s: y's dim %d (size %lld) does not broadcast to x's dim %d (size %lld)", v, j,
+                     (long long)y, i, (long long)d[0][i]);
+            return false;
+        }
+        b->shape[i] = d[0][i], b->ys[i] = y == d[0][i] && j >= 0 ? 1 : 0;
+    }
+    snprintf(b->label, sizeof b->label, "%s", v);
+    *idx = nbshapes++;
+    return true;
+}
+
+/* one spec "<op>/<Arg>:<value>/..." (the benchmark-name form, without variant and threads): every argument
+ * of the op once, in any order; sizes >= 1, bcast / causal / bias 0 or 1, binary shapes as parse_bshape */
+static bool parse_shape(const char *spec, const struct mb_op **opp, int64_t *a, char *msg, size_t msgsz)
+{
+    char buf[256];
+    if (snprintf(buf, sizeof buf, "%s", spec) >= (int)sizeof buf) return snprintf(msg, msgsz, "too long"), false;
+    char *save = NULL, *tok = strtok_r(buf, "/", &save);
+    const struct mb_op *op = NULL;
+    const size_t nops = sizeof ops_table / sizeof ops_table[0];
+    for (size_t o = 0; tok && o < nops; o++)
+        if (!strcmp(tok, ops_table[o].name)) op = &ops_table[o];
+    if (!op) {
+        int w = snprintf(msg, msgsz, "unknown op '%s'; ops:", tok ? tok : "");
+        for (size_t o = 0; o < nops && w > 0 && (size_t)w < msgsz; o++)
+            w += snprintf(msg + w, msgsz - (size_t)w, " %s", ops_table[o].name);
+        return false;
+    }
+    bool seen[MB_ARGS_MAX] = {false};
+    while ((tok = strtok_r(NULL, "/", &save))) {
+        char *colon = strchr(tok, ':');
+        int i = 0;
+        if (colon) *colon = '\0';
+        while (i < op->nargs && strcmp(tok, op->argn[i])) i++;
+        if (!colon || i == op->nargs || seen[i]) {
+            int w = snprintf(msg, msgsz, "%s '%s'; %s takes",
+                             !colon           ? "expected <Arg>:<value>, got"
+                             : i == op->nargs ? "unknown argument"
+                                              : "repeated argument",
+                             tok, op->name);
+            for (int j = 0; j < op->nargs && w > 0 && (size_t)w < msgsz; j++)
+                w += snprintf(msg + w, msgsz - (size_t)w, " %s:<%s>", op->argn[j],
+                              op->kind == MB_KIND_BINARY ? "x dims+y dims" : "n");
+            return false;
+        }
+        seen[i] = true;
+        const char *v = colon + 1;
+        if (op->kind == MB_KIND_BINARY) {
+            if (!parse_bshape(v, &a[i], msg, msgsz)) return false;
+            continue;
+        }
+        const bool flag = !strcmp(tok, "bcast") || !strcmp(tok, "causal") || !strcmp(tok, "bias");
+        char *end;
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        if (end == v || *end || *v == '-' || *v == '+' || errno || x < (flag ? 0 : 1) || x > (flag ? 1 : INT32_MAX)) {
+            snprintf(msg, msgsz, "%s:%s: expected %s", tok, v, flag ? "0 or 1" : "an integer in 1..2147483647");
+            return false;
+        }
+        a[i] = x;
+    }
+    for (int i = 0; i < op->nargs; i++)
+        if (!seen[i]) return snprintf(msg, msgsz, "%s needs %s (missing)", op->name, op->argn[i]), false;
+    /* every buffer is allocated and filled up front: refuse what cannot fit rather than die in the middle */
+    const double bytes = op->bytes(op, a), ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (ram > 0 && bytes > ram / 2) {
+        snprintf(msg, msgsz, "needs %.1f GiB of operands, more than half of this machine's %.1f GiB", bytes / 0x1p30,
+                 ram / 0x1p30);
+        return false;
+    }
+    *opp = op;
+    return true;
+}
+
+/* the shapes of op: --mb_shape's for this op when given (then no size budget: the user asked for them),
+ * else the default list; -1 after printing a bad spec */
+static int op_shapes(const struct mb_op *op, int64_t (*shapes)[MB_ARGS_MAX], bool *user)
+{
+    *user = mb_opts.shape[0] != '\0';
+    if (!*user) return op->shapes(shapes);
+    char list[sizeof mb_opts.shape], *save = NULL, msg[MB_MSG_MAX];
+    snprintf(list, sizeof list, "%s", mb_opts.shape);
+    int n = 0;
+    for (char *spec = strtok_r(list, ",", &save); spec; spec = strtok_r(NULL, ",", &save)) {
+        const struct mb_op *o = NULL;
+        int64_t a[MB_ARGS_MAX] = {0};
+        if (!parse_shape(spec, &o, a, msg, sizeof msg)) {
+            fprintf(stderr, "matbench: --mb_shape: %s: %s\n", spec, msg);
+            return -1;
+        }
+        bool dup = false;
+        for (int i = 0; i < n; i++) dup |= !memcmp(shapes[i], a, sizeof a);
+        if (o == op && !dup && n < MB_SHAPES_MAX) memcpy(shapes[n++], a, sizeof a);
+    }
+    return n;
+}
+
 int mb_suite_instances(struct mb_instance **out)
 {
     static struct mb_instance *list;
@@ -520,13 +671,15 @@ int mb_suite_instances(struct mb_instance **out)
     static int64_t shapes[MB_SHAPES_MAX][MB_ARGS_MAX];
     for (size_t o = 0; o < sizeof ops_table / sizeof ops_table[0]; o++) {
         const struct mb_op *op = &ops_table[o];
-        int ns = op->shapes(shapes);
+        bool user;
+        int ns = op_shapes(op, shapes, &user);
+        if (ns < 0) return -1;
         for (int ki = 0; ki < mb_kernel_count; ki++) {
             const struct mb_kernel *k = &mb_kernels[ki];
             if (k->kind != op->kind) continue;
             for (int si = 0; si < ns; si++) {
                 double flops = op->flops(op, shapes[si]), bytes = op->bytes(op, shapes[si]);
-                if (!in_budget(k, flops, bytes)) continue;
+                if (!user && !in_budget(k, flops, bytes)) continue;
                 char args[100];
                 args_string(op, shapes[si], args, sizeof args);
                 for (int t = 0; t < ((k->needs & MB_FLAG_THREADED) && all > 1 ? 2 : 1); t++) {
