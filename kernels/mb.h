@@ -34,6 +34,11 @@ static inline int mb_thread_num(void)
 #endif
 }
 
+/* GEMM work (M N K summed over the batch, i.e. half the FLOPs) below which a kernel runs on the calling thread
+ * whatever x->nthreads says: under ~0.5 MFLOP (a few us on one core) an OpenMP fork/join costs more than the
+ * work (measured 3-30 us for 2 threads on the shared VM). The GEMM driver and the peers' batch loops use it. */
+#define MB_GEMM_MIN_PAR_MNK 2.5e5
+
 #ifdef __cplusplus
 extern "C" {
 #endif

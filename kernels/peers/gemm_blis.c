@@ -1,7 +1,7 @@
 /*
  * gemm_blis.c: the BLIS peer (BLIS 0.9, Debian libblis-dev). One bli_sgemm per batch item through the
  * typed API, which takes a row and a column stride per operand, so transposes and general strides
- * map directly. Threads: bli_thread_set_num_threads(x->nthreads) before the calls.
+ * map directly. Threads: bli_thread_set_num_threads(x->nthreads) before the calls (1 for a tiny item).
  *
  * MB_ENOTSUP where BLIS's own stride check (bli_check_matrix_strides) would abort the process: zero or
  * negative strides on a dimension > 1, or general strides that overlap. Strides of size-1 dims are
@@ -49,7 +49,10 @@ enum mb_status mb_gemm_blis(const struct mb_gemm *p, const struct mb_exec *x)
     if (!blis_strides(p->M, p->K, &ars, &acs) || !blis_strides(p->K, p->N, &brs, &bcs) ||
         !blis_strides(p->M, p->N, &crs, &ccs))
         return MB_ENOTSUP;
-    bli_thread_set_num_threads(x->nthreads > 0 ? x->nthreads : 1);
+    /* one call per item: a tiny item on one thread (mb.h: MB_GEMM_MIN_PAR_MNK), as OpenBLAS and oneDNN decide
+     * for themselves; BLIS 0.9 forks for any size (2 threads measured 2.0-2.4x slower than 1 on 10x5 @ 5x8) */
+    const int tiny = (double)p->M * (double)p->N * (double)p->K < MB_GEMM_MIN_PAR_MNK;
+    bli_thread_set_num_threads(x->nthreads > 0 && !tiny ? x->nthreads : 1);
     float alpha = p->alpha, beta = p->beta;
     const int64_t nb = mb_batch_count(p->nbatch, p->batch);
     for (int64_t b = 0; b < nb; b++) {

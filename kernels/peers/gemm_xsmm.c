@@ -3,7 +3,7 @@
  * (libxsmm_smmdispatch, cached by LIBXSMM) is dispatched per call and run per batch item: LIBXSMM's
  * own way to do batched small GEMMs. LIBXSMM is column-major, so row-major C = A @ B is computed as
  * C^T = B^T @ A^T: m = N, n = M, with B as the "A" operand (ld = b_rs) and A as "B" (ld = a_rs).
- * Threads: the batch loop is split over x->nthreads OpenMP threads.
+ * Threads: the batch loop is split over x->nthreads OpenMP threads (one below MB_GEMM_MIN_PAR_MNK of work).
  *
  * MB_ENOTSUP for what this kernel flavour does not take: transposed or strided operands (unit
  * column strides required in A, B and C), alpha != 1, beta other than 0 or 1, or no kernel for the
@@ -30,7 +30,10 @@ enum mb_status mb_gemm_libxsmm(const struct mb_gemm *p, const struct mb_exec *x)
     int flags = LIBXSMM_GEMM_FLAGS('N', 'N');
     libxsmm_smmfunction kern = libxsmm_smmdispatch(m, n, k, &lda, &ldb, &ldc, &alpha, &beta, &flags, NULL);
     if (!kern) return MB_ENOTSUP;
-    const int nt = x->nthreads > 0 ? x->nthreads : 1;
+    int nt = x->nthreads > 0 ? x->nthreads : 1;
+    /* tiny batches on the calling thread, as our driver does (mb.h): with a fork/join there, LIBXSMM measured
+     * 1.9-2.4x slower at 2 threads than at 1 on B x (10x5 @ 5x8) and the like */
+    if ((double)p->M * (double)p->N * (double)p->K * (double)nb < MB_GEMM_MIN_PAR_MNK) nt = 1;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t b = 0; b < nb; b++) {
         const struct mb_gemm_item it = mb_gemm_item(p, b);
