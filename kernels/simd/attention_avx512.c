@@ -38,6 +38,10 @@
  * 128-query items as two 64-lane sub-blocks sharing each K/V tile (NN_NS = 2: +2..3 %, causal 0 and 1:
  * Qt, St and Ot of both no longer fit the 48 KB L1), an overflow check on the block sums of P instead of
  * the block max (noise), non-temporal stores of O (noise).
+ * Also dropped (third round): QK as 9 keys x 3 zmm (27 accumulators: that mix ran ~4 % faster than 6 x 4 in an
+ * L1 asm loop) with 48-query items, PV 8 rows x 3 zmm, 54-key tiles: S 1024 level (3 alternations: 54.3-56.4
+ * vs 54.1-55.5 ms; 22 items of 48 per head leave the last one two-thirds empty), S 960 (no ragged item)
+ * -1.5 %, within noise.
  * 2 threads not re-measured.
  */
 #include "mb.h"

@@ -70,6 +70,15 @@
  *   L3 at ~20 GB/s. Tried without gain: k unrolled 4 / 8 / 16 with constant offsets (gcc then shuffled
  *   registers), the next tile's A rows into L1, the next item's B into L1 instead of L2, the next
  *   item's C into L2 (-3-4 %), prefetching at every batch size (-12 % at batch 8).
+ *   Third round (why the k loop stops at ~0.9): fully unrolled asm loops on L1-resident panels, 1 thread,
+ *   core 0, 3 interleaved rounds, FMA peak loop 212-218 GFLOP/s in the same rounds: 14x32 with its 14
+ *   broadcasts 183-186 (0.86); the same loop with the broadcasts replaced by register moves 214-218 (1.00),
+ *   so the loads, not the FMAs, cap the mix; 9x48 (27 accumulators) 189-198 (0.89-0.91), 6x64 177-190,
+ *   8x48 184, embedded {1to16} broadcasts 14x32 171-173, 28x16 172-178. The 9x48 shape in this file
+ *   (KC 160 by the driver's L1 rule, A packed by the generic path) then ran 5-10 % slower than 14x32 at
+ *   n = 512..2048 and level at 256 (interleaved A/B, 3 alternations): not kept. C rows padded to break the
+ *   4 KiB aliasing (ldc = n + 16, standalone) at n = 1024: +1 %, noise. dnnl_sgemm is oneDNN's faster f32
+ *   path here (peers/gemm_dnnl.c), so the oneDNN column is its best.
  *   2 threads (previous round, not re-measured: the second core is another engineer's now): n = 1024
  *   1.93x, n = 2048 1.95x the 1-thread time (target >= 1.8x met); oneDNN on 2 threads is 5-8 % faster.
  *   The split has no barriers or shared writes; the ceiling is the measured 2-core FMA peak ratio
