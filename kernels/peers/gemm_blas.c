@@ -1,7 +1,7 @@
 /*
  * gemm_blas.c: the OpenBLAS peer. One cblas_sgemm per batch item; a stride pattern BLAS cannot
  * express (neither row nor column unit stride, or a non-unit C column stride) is MB_ENOTSUP.
- * Threads: OpenBLAS's own pool, set to x->nthreads per call.
+ * Threads: peer.h's mb_peer_threads (OpenMP over the items, or OpenBLAS's own pool per call).
  */
 #include "mb.h"
 #include "peers/peer.h"
@@ -10,31 +10,29 @@
 
 void openblas_set_num_threads(int);
 
+struct blas_call {
+    char ta, tb;
+    int64_t lda, ldb, ldc;
+};
+
+static int call_blas(const struct mb_gemm *p, const struct mb_gemm_item *it, const void *ctx)
+{
+    const struct blas_call *c = ctx;
+    cblas_sgemm(CblasRowMajor, c->ta == 'T' ? CblasTrans : CblasNoTrans, c->tb == 'T' ? CblasTrans : CblasNoTrans,
+                (int)p->M, (int)p->N, (int)p->K, p->alpha, it->A, (int)c->lda, it->B, (int)c->ldb, p->beta, it->C,
+                (int)c->ldc);
+    return 0;
+}
+
 enum mb_status mb_gemm_blas(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    int64_t lda = 0, ldb = 0, ldc = 0;
-    char ta = mb_peer_layout(p->M, p->K, p->a_rs, p->a_cs, &lda);
-    char tb = mb_peer_layout(p->K, p->N, p->b_rs, p->b_cs, &ldb);
-    char tc = mb_peer_layout(p->M, p->N, p->c_rs, p->c_cs, &ldc);
-    if (!ta || !tb || tc != 'N') return MB_ENOTSUP;
-    if (p->M > INT32_MAX || p->N > INT32_MAX || p->K > INT32_MAX || lda > INT32_MAX || ldb > INT32_MAX ||
-        ldc > INT32_MAX)
+    struct blas_call c;
+    c.ta = mb_peer_layout(p->M, p->K, p->a_rs, p->a_cs, &c.lda);
+    c.tb = mb_peer_layout(p->K, p->N, p->b_rs, p->b_cs, &c.ldb);
+    const char tc = mb_peer_layout(p->M, p->N, p->c_rs, p->c_cs, &c.ldc);
+    if (!c.ta || !c.tb || tc != 'N') return MB_ENOTSUP;
+    if (p->M > INT32_MAX || p->N > INT32_MAX || p->K > INT32_MAX || c.lda > INT32_MAX || c.ldb > INT32_MAX ||
+        c.ldc > INT32_MAX)
         return MB_ENOTSUP;
-    openblas_set_num_threads(x->nthreads > 0 ? x->nthreads : 1);
-    const int64_t nb = mb_batch_count(p->nbatch, p->batch);
-    for (int64_t b = 0; b < nb; b++) {
-        const struct mb_gemm_item it = mb_gemm_item(p, b);
-        const float *A = it.A, *B = it.B;
-        float *C = it.C;
-        if (p->M == 0 || p->N == 0) continue;
-        if (p->K == 0) {
-            mb_peer_scale_c(p, C, ldc, 1);
-        } else {
-            cblas_sgemm(CblasRowMajor, ta == 'T' ? CblasTrans : CblasNoTrans,
-                        tb == 'T' ? CblasTrans : CblasNoTrans, (int)p->M,
-                        (int)p->N, (int)p->K, p->alpha, A, (int)lda, B, (int)ldb, p->beta, C, (int)ldc);
-        }
-        mb_peer_add_bias(p, C, ldc, 1);
-    }
-    return MB_OK;
+    return mb_peer_gemm_batch(p, x, c.ldc, 1, openblas_set_num_threads, call_blas, &c);
 }

@@ -1,7 +1,7 @@
 /*
  * gemm_blis.c: the BLIS peer (BLIS 0.9, Debian libblis-dev). One bli_sgemm per batch item through the
  * typed API, which takes a row and a column stride per operand, so transposes and general strides
- * map directly. Threads: bli_thread_set_num_threads(x->nthreads) before the calls (1 for a tiny item).
+ * map directly. Threads: peer.h's mb_peer_threads (OpenMP over the items, or BLIS's threads per call).
  *
  * MB_ENOTSUP where BLIS's own stride check (bli_check_matrix_strides) would abort the process: zero or
  * negative strides on a dimension > 1, or general strides that overlap. Strides of size-1 dims are
@@ -43,30 +43,30 @@ static int blis_strides(int64_t m, int64_t n, int64_t *rs, int64_t *cs)
     return r < c ? m * r <= c : n * c <= r;
 }
 
+struct blis_call {
+    int64_t ars, acs, brs, bcs, crs, ccs;
+};
+
+static int call_blis(const struct mb_gemm *p, const struct mb_gemm_item *it, const void *ctx)
+{
+    const struct blis_call *c = ctx;
+    float alpha = p->alpha, beta = p->beta;
+    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, p->M, p->N, p->K, &alpha, (float *)it->A, c->ars, c->acs,
+              (float *)it->B, c->brs, c->bcs, &beta, it->C, c->crs, c->ccs);
+    return 0;
+}
+
+/* without peer.h's rule BLIS 0.9 forked for every tiny item (2 threads 2.0-2.4x slower than 1 on B x (10x5 @ 5x8)) */
+static void blis_threads(int n)
+{
+    bli_thread_set_num_threads(n);
+}
+
 enum mb_status mb_gemm_blis(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    int64_t ars = p->a_rs, acs = p->a_cs, brs = p->b_rs, bcs = p->b_cs, crs = p->c_rs, ccs = p->c_cs;
-    if (!blis_strides(p->M, p->K, &ars, &acs) || !blis_strides(p->K, p->N, &brs, &bcs) ||
-        !blis_strides(p->M, p->N, &crs, &ccs))
+    struct blis_call c = {p->a_rs, p->a_cs, p->b_rs, p->b_cs, p->c_rs, p->c_cs};
+    if (!blis_strides(p->M, p->K, &c.ars, &c.acs) || !blis_strides(p->K, p->N, &c.brs, &c.bcs) ||
+        !blis_strides(p->M, p->N, &c.crs, &c.ccs))
         return MB_ENOTSUP;
-    /* one call per item: a tiny item on one thread (mb.h: MB_GEMM_MIN_PAR_MNK), as OpenBLAS and oneDNN decide
-     * for themselves; BLIS 0.9 forks for any size (2 threads measured 2.0-2.4x slower than 1 on 10x5 @ 5x8) */
-    const int tiny = (double)p->M * (double)p->N * (double)p->K < MB_GEMM_MIN_PAR_MNK;
-    bli_thread_set_num_threads(x->nthreads > 0 && !tiny ? x->nthreads : 1);
-    float alpha = p->alpha, beta = p->beta;
-    const int64_t nb = mb_batch_count(p->nbatch, p->batch);
-    for (int64_t b = 0; b < nb; b++) {
-        const struct mb_gemm_item it = mb_gemm_item(p, b);
-        const float *A = it.A, *B = it.B;
-        float *C = it.C;
-        if (p->M == 0 || p->N == 0) continue;
-        if (p->K == 0) {
-            mb_peer_scale_c(p, C, crs, ccs);
-        } else {
-            bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, p->M, p->N, p->K, &alpha, (float *)A, ars, acs, (float *)B,
-                      brs, bcs, &beta, C, crs, ccs);
-        }
-        mb_peer_add_bias(p, C, crs, ccs);
-    }
-    return MB_OK;
+    return mb_peer_gemm_batch(p, x, c.crs, c.ccs, blis_threads, call_blis, &c);
 }

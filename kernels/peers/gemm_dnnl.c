@@ -1,7 +1,7 @@
 /*
  * gemm_dnnl.c: the oneDNN peer (oneDNN 2.6, Debian libdnnl-dev). One dnnl_sgemm (row-major, its JIT
- * AVX-512 GEMM on this CPU) per batch item. Threads: oneDNN is built on the OpenMP runtime and uses
- * omp_get_max_threads(), so the calling thread's OpenMP thread count is set to x->nthreads.
+ * AVX-512 GEMM on this CPU) per batch item. Threads: peer.h's mb_peer_threads; oneDNN is built on the OpenMP
+ * runtime and threads a call over omp_get_max_threads(), so that is set to the per-call count.
  *
  * MB_ENOTSUP for strides a row-major (trans, ld) pair cannot express: neither unit row nor unit
  * column stride in A or B, a non-unit C column stride, or leading dimensions below the matrix width.
@@ -21,26 +21,30 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
+struct dnnl_call {
+    char ta, tb;
+    int64_t lda, ldb, ldc;
+};
+
+static int call_dnnl(const struct mb_gemm *p, const struct mb_gemm_item *it, const void *ctx)
+{
+    const struct dnnl_call *c = ctx;
+    return dnnl_sgemm(c->ta, c->tb, p->M, p->N, p->K, p->alpha, it->A, c->lda, it->B, c->ldb, p->beta, it->C, c->ldc) !=
+           dnnl_success;
+}
+
+/* oneDNN threads a call over omp_get_max_threads() (inside the batch loop's region: one thread) */
+static void dnnl_threads(int n)
+{
+    omp_set_num_threads(n);
+}
+
 enum mb_status mb_gemm_onednn(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    int64_t lda = 0, ldb = 0, ldc = 0;
-    char ta = mb_peer_layout(p->M, p->K, p->a_rs, p->a_cs, &lda);
-    char tb = mb_peer_layout(p->K, p->N, p->b_rs, p->b_cs, &ldb);
-    char tc = mb_peer_layout(p->M, p->N, p->c_rs, p->c_cs, &ldc);
-    if (!ta || !tb || tc != 'N') return MB_ENOTSUP;
-    omp_set_num_threads(x->nthreads > 0 ? x->nthreads : 1);
-    const int64_t nb = mb_batch_count(p->nbatch, p->batch);
-    for (int64_t b = 0; b < nb; b++) {
-        const struct mb_gemm_item it = mb_gemm_item(p, b);
-        const float *A = it.A, *B = it.B;
-        float *C = it.C;
-        if (p->M == 0 || p->N == 0) continue;
-        if (p->K == 0) {
-            mb_peer_scale_c(p, C, ldc, 1);
-        } else if (dnnl_sgemm(ta, tb, p->M, p->N, p->K, p->alpha, A, lda, B, ldb, p->beta, C, ldc) != dnnl_success) {
-            return b == 0 ? MB_ENOTSUP : MB_EINVAL; /* nothing written yet only for the first item */
-        }
-        mb_peer_add_bias(p, C, ldc, 1);
-    }
-    return MB_OK;
+    struct dnnl_call c;
+    c.ta = mb_peer_layout(p->M, p->K, p->a_rs, p->a_cs, &c.lda);
+    c.tb = mb_peer_layout(p->K, p->N, p->b_rs, p->b_cs, &c.ldb);
+    const char tc = mb_peer_layout(p->M, p->N, p->c_rs, p->c_cs, &c.ldc);
+    if (!c.ta || !c.tb || tc != 'N') return MB_ENOTSUP;
+    return mb_peer_gemm_batch(p, x, c.ldc, 1, dnnl_threads, call_dnnl, &c);
 }
