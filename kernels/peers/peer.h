@@ -49,9 +49,8 @@ static inline void mb_peer_add_bias(const struct mb_gemm *p, float *C, int64_t r
 struct mb_peer_threads {
     int batch, call;
 };
-static inline struct mb_peer_threads mb_peer_threads(const struct mb_gemm *p, int64_t nb, int nthreads)
+static inline struct mb_peer_threads mb_peer_threads(double item, int64_t nb, int nthreads) /* item: M N K */
 {
-    const double item = (double)p->M * (double)p->N * (double)p->K;
     struct mb_peer_threads t = {1, 1};
     if (nthreads <= 1 || item * (double)nb < MB_GEMM_MIN_PAR_MNK) return t;
     if (nb >= 2 * (int64_t)nthreads || (nb >= nthreads && nb % nthreads == 0))
@@ -87,7 +86,7 @@ static inline enum mb_status mb_peer_gemm_batch(const struct mb_gemm *p, const s
                                                 const void *ctx)
 {
     const int64_t nb = mb_batch_count(p->nbatch, p->batch);
-    const struct mb_peer_threads t = mb_peer_threads(p, nb, x->nthreads);
+    const struct mb_peer_threads t = mb_peer_threads((double)p->M * (double)p->N * (double)p->K, nb, x->nthreads);
     int bad = 0;
     set_threads(t.call);
     if (t.batch > 1) {
