@@ -2,7 +2,7 @@
  * peak.c: the machine's measured ceilings (bench.h: mb_peak_get), the denominators of pct_peak.
  *
  * Compute: per ISA the CPU has, an FMA-throughput microkernel (peak_<isa>.c; the scalar one here) on
- * 1 thread and on all cores, best of several ~20 ms tries. The portable kernels (naive, tiled) are built for
+ * 1 thread and on all cores, best of 8 ~20 ms tries. The portable kernels (naive, tiled) are built for
  * the baseline ISA (x86-64: SSE2, no FMA), so their ceiling is mul+add at that width ("sse2"; "scalar"
  * on other architectures).
  * Memory: STREAM triad a[i] = b[i] + s*c[i] on double arrays far larger than the LLC, 3 streams counted
@@ -102,7 +102,7 @@ static double fma_gflops(double (*fn)(long long), int n)
     }
     reps = (long long)((double)reps * MB_PEAK_RUN_S / t) + 1;
     double best = 0.0;
-    for (int rep = 0; rep < (n == 1 ? 4 : 8); rep++) {
+    for (int rep = 0; rep < 8; rep++) { /* this VM's FMA rate dips for ~0.1 s at times: 4 tries once read 180 of ~225 */
         if (n == 1) {
             double c0 = thread_cpu();
             f = fn(reps);

@@ -38,11 +38,12 @@ static int nprepare;
 static const char *watch_path; /* run() records whether this file exists mid-run */
 static bool watch_existed;
 
+static double fake_peak = 1e9;
 static bool prep_good(struct mb_instance *in, char *msg, size_t n)
 {
     (void)msg, (void)n;
     nprepare++;
-    in->peak_flops = 1e9; /* as the suite: peaks known only once prepared */
+    in->peak_flops = fake_peak; /* as the suite: peaks known only once prepared */
     return true;
 }
 
@@ -753,6 +754,25 @@ static void test_aggregates_only(void **state)
     free(out), free(err);
 }
 
+/* a rate above the measured FMA peak: the numbers stay as measured, and stderr says once that the peak was low */
+static void test_above_peak_warned(void **state)
+{
+    (void)state;
+    char *out, *err;
+    fake_peak = 1e6; /* fake/good runs at >= 2 MFLOP/s (>= 1000 FLOP per 0.5 ms of CPU time) */
+    assert_int_equal(run_main(&out, &err, "--benchmark_min_time=0.01", "--benchmark_format=csv", NULL), 0);
+    fake_peak = 1e9;
+    assert_non_null(strstr(out, "\"fake/good/M:8/threads:1\","));
+    const char *w = strstr(err, "matbench: warning: fake/good/M:");
+    assert_non_null(w);
+    assert_non_null(strstr(w, "% of the FMA peak measured at the start (0.0 GFLOP/s): that measurement was low"));
+    assert_null(strstr(w + 1, "matbench: warning")); /* once, though both fake/good instances are above it */
+    free(out), free(err);
+    assert_int_equal(run_main(&out, &err, "--benchmark_min_time=0.01", "--benchmark_format=csv", NULL), 0);
+    assert_null(strstr(err, "warning")); /* at the real peak: nothing to say */
+    free(out), free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -772,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_out_file_whole_or_nothing),
         cmocka_unit_test(test_perf_counters_honest),
         cmocka_unit_test(test_aggregates_only),
+        cmocka_unit_test(test_above_peak_warned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
