@@ -225,7 +225,7 @@ help:
 	@echo "make            build build/bin/{matbench,matbench-check,matbench-eval} and the tests"
 	@echo "make test       all correctness checks (ends with 'N passed, N failed')"
 	@echo "make bench      run the default suite -> results/<host>/matbench.{json,csv} (FILTER=regex)"
-	@echo "make targets    issue-4 performance table, repetitions + peers -> results/<host>/TARGETS.md"
+	@echo "make targets    issue-4 performance table, repetitions + peers -> results/<host>/TARGETS.md (MB_RUNS=3: 3 runs, medians + ranges)"
 	@echo "make bench-sim  valgrind instruction / cache-miss counts per benchmark (FILTER=regex)"
 	@echo "make plots      gnuplot PNG+SVG from the results CSV into plots/"
 	@echo "make report     results/<host>/REPORT.md"

@@ -3,16 +3,20 @@
 #
 # The performance table of issue 4, measured: runs only the rows it needs (ours and the peers, same run,
 # --benchmark_repetitions=$MB_REPS (default 3) of --benchmark_min_time=$MB_MIN_TIME (default 0.3 s)), keeps
-# the medians, and writes RESULTS_DIR/targets.json (the run) and RESULTS_DIR/TARGETS.md (the table), whole
-# or not at all. Ratios are peer time / our time (> 1: ours faster) from wall-clock medians, so the
-# 2-thread rows are honest; fractions of peak use the best of the peaks measured at the start of the run (JSON
-# context) and twice after it. A peer that is not installed gives "-" in its column, never a number.
+# the medians, and writes RESULTS_DIR/targets.json (the runs) and RESULTS_DIR/TARGETS.md (the table), whole
+# or not at all. Ratios are peer time / our time (> 1: ours faster) from wall-clock medians of the same run,
+# so the 2-thread rows are honest. MB_RUNS (default 1) repeats the whole run: each figure is then the median
+# of the runs' figures, with their range, because this VM drifts by 5-10 % over minutes (peers and ours, not
+# together). Fractions of peak are a variant's best repetition against the best FMA peak seen (each run's own
+# and one `--mb_peak` after each run; 180-240 GFLOP/s AVX-512 were read within minutes): best against best.
+# A peer that is not installed gives "-", never a number.
 set -euo pipefail
 if [ $# -lt 2 ]; then
     echo "usage: $0 MATBENCH RESULTS_DIR" >&2
     exit 2
 fi
 bin=$1 dir=$2
+runs=${MB_RUNS:-1}
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
 n='(256|512|1024|2048)'
 filter="^(gemm/(avx512|avx2|tiled|blas|onednn)/M:$n/N:$n/K:$n/threads:1"
@@ -23,108 +27,142 @@ filter+="|attention/(avx512|blas|onednn)/BH:32/S:1024/D:64/causal:(0|1)/threads:
 filter+="|add/avx512/shape:4096x4096\+4096/threads:1)$"
 
 mkdir -p "$dir"
-tmp=$(mktemp "$dir/.targets.XXXXXX")
-trap 'rm -f "$tmp" "$tmp.json" "$tmp.md" "$tmp.peaks"' EXIT
-"$bin" --benchmark_filter="$filter" --benchmark_repetitions="${MB_REPS:-3}" \
-    --benchmark_min_time="${MB_MIN_TIME:-0.3}" --benchmark_report_aggregates_only=true \
-    --benchmark_out="$tmp.json" --benchmark_out_format=json >&2
+tmp=$(mktemp -d "$dir/.targets.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+for r in $(seq 1 "$runs"); do
+    [ "$runs" -gt 1 ] && echo "targets.sh: run $r of $runs" >&2
+    "$bin" --benchmark_filter="$filter" --benchmark_repetitions="${MB_REPS:-3}" \
+        --benchmark_min_time="${MB_MIN_TIME:-0.3}" --benchmark_display_aggregates_only=true \
+        --benchmark_out="$tmp/run$r.json" --benchmark_out_format=json >&2
+    "$bin" --mb_peak >"$tmp/peaks$r.txt"
+done
 
-# the peaks again after the run: this VM's FMA rate swings (180-240 GFLOP/s AVX-512 within minutes), so the
-# fractions use the best of the run's own measurement and these two, and the header shows the spread
-"$bin" --mb_peak >"$tmp.peaks" && "$bin" --mb_peak >>"$tmp.peaks"
+/usr/bin/python3 - "$tmp" "$runs" <<'EOF'
+import json, re, statistics, sys
 
-/usr/bin/python3 - "$tmp.json" "$tmp.md" "$tmp.peaks" <<'EOF'
-import json, re, sys
+tmp, nruns = sys.argv[1], int(sys.argv[2])
+runs = [json.load(open(f"{tmp}/run{r}.json")) for r in range(1, nruns + 1)]
 
-run = json.load(open(sys.argv[1]))
-ctx = run["context"]
-med = {b["run_name"]: b for b in run["benchmarks"] if b.get("aggregate_name") == "median" and not b.get("error_occurred")}
-seen = {isa: [float(ctx.get(f"peak_gflops_{isa}_1t", "nan"))] for isa in ("avx512", "avx2", "sse2")}
-seen["triad"] = [float(ctx.get("triad_gbs_1t", "nan"))]
-for line in open(sys.argv[3]):  # matbench --mb_peak: "<isa> GFLOP/s (fp32)  <1 thread>  <all>", "triad GB/s  <1>  <all>"
-    m = re.match(r"(\w+) +(?:GFLOP/s \(fp32\)|GB/s) +([0-9.]+)", line)
-    if m and m.group(1) in seen:
-        seen[m.group(1)].append(float(m.group(2)))
-ok = {k: [x for x in v if x == x] for k, v in seen.items()}  # drop NaN (not measured)
-peak = {k: max(v) if v else float("nan") for k, v in ok.items()}
-spread = lambda k: f"{peak[k]:g}" + (f" ({min(ok[k]):g}-{max(ok[k]):g})" if len(ok[k]) > 1 else "")
-triad = peak["triad"]
+# peaks: every run's context and every --mb_peak after a run; the best is the machine's capability
+seen = {k: [] for k in ("avx512", "avx2", "sse2", "triad")}
+for r, run in enumerate(runs, 1):
+    ctx = run["context"]
+    for k in ("avx512", "avx2", "sse2"):
+        seen[k].append(float(ctx.get(f"peak_gflops_{k}_1t", "nan")))
+    seen["triad"].append(float(ctx.get("triad_gbs_1t", "nan")))
+    for line in open(f"{tmp}/peaks{r}.txt"):  # "<isa> GFLOP/s (fp32)  <1 thread>  <all>", "triad GB/s  <1>  <all>"
+        m = re.match(r"(\w+) +(?:GFLOP/s \(fp32\)|GB/s) +([0-9.]+)", line)
+        if m and m.group(1) in seen:
+            seen[m.group(1)].append(float(m.group(2)))
+seen = {k: [x for x in v if x == x] for k, v in seen.items()}  # NaN: not measured
+peak = {k: max(v) if v else float("nan") for k, v in seen.items()}
+spread = lambda k: f"{peak[k]:g}" + (f" ({min(seen[k]):g}-{max(seen[k]):g})" if len(seen[k]) > 1 else "")
 
-def t(name):  # wall-clock median, ns
-    b = med.get(name)
-    return b["real_time"] if b else None
+# one run's figures for a benchmark: its wall-clock median (ns) for the ratios between variants, and rates per
+# wall-clock second (GB's rate counters are per CPU second) of its median or, against a peak, of its best
+# repetition: the peak is a best-of-tries too, and best against best is like for like on a VM that drifts
+def timer(med):
+    return lambda name: med[name]["real_time"] if name in med else None
+
+def rater(med, best):
+    def rate(name, key, of=med):
+        b = of.get(name)
+        return b[key] * b["cpu_time"] / b["real_time"] / 1e9 if b and key in b else None
+    rate.best = lambda name, key: rate(name, key, best)
+    return rate
+
+# rows: (label, [f(t, rate) -> float or None per column], target, digits)
+g = lambda v, s, th=1: f"gemm/{v}/M:{s}/N:{s}/K:{s}/threads:{th}"
+bt = lambda v, b: f"bgemm/{v}/B:{b}/M:10/N:8/K:5/bcast:0/threads:1"
+b6 = lambda v, b: f"bgemm/{v}/B:{b}/M:64/N:64/K:64/bcast:0/threads:1"
+at = lambda v, c: f"attention/{v}/BH:32/S:1024/D:64/causal:{c}/threads:1"
+ADD = "add/avx512/shape:4096x4096+4096/threads:1"
+sizes, small = (256, 512, 1024, 2048), (256, 512, 1024)  # the suite keeps the portable variants off 2048
 
 def ratio(peer, ours):
-    a, b = t(peer), t(ours)
-    return f"{a / b:.2f}" if a and b else "-"
+    return lambda t, rate: t(peer) / t(ours) if t(peer) and t(ours) else None
 
-def rate(name, key):  # GB's rate counters are per CPU second; per wall-clock second here, like the ratios
-    b = med.get(name)
-    return b[key] * b["cpu_time"] / b["real_time"] / 1e9 if b and key in b else None
+def frac(name, isa):
+    return lambda t, rate: rate.best(name, "FLOPS") / peak[isa] if rate.best(name, "FLOPS") else None
 
-def frac(name, p):
-    r = rate(name, "FLOPS")
-    return f"{r / p:.2f}" if r else "-"
+def gflops(name):
+    return lambda t, rate: rate(name, "FLOPS")
 
-rows = []
-sizes = (256, 512, 1024, 2048)
-g = lambda v, s, th=1: f"gemm/{v}/M:{s}/N:{s}/K:{s}/threads:{th}"
-gf = lambda v, s: f"{rate(g(v, s), 'FLOPS'):.0f}" if rate(g(v, s), "FLOPS") else "-"
-j = " / ".join
-rows.append(("SGEMM avx512 n = 256 / 512 / 1024 / 2048, GFLOP/s", j(gf("avx512", s) for s in sizes), ""))
-rows.append(("... of the AVX-512 FMA peak", j(frac(g("avx512", s), peak["avx512"]) for s in sizes), ">= 0.93"))
-rows.append(("... oneDNN's, for reference", j(frac(g("onednn", s), peak["avx512"]) for s in sizes), ""))
-rows.append(("... x OpenBLAS", j(ratio(g("blas", s), g("avx512", s)) for s in sizes), ">= 1.9"))
-rows.append(("... x oneDNN", j(ratio(g("onednn", s), g("avx512", s)) for s in sizes), ">= 1.0"))
-rows.append(("... 2 threads x 1 thread, n = 1024 / 2048",
-             j(ratio(g("avx512", s), g("avx512", s, 2)) for s in (1024, 2048)), ">= 1.8"))
-rows.append(("SGEMM avx2, of the AVX2 FMA peak", j(frac(g("avx2", s), peak["avx2"]) for s in sizes), ">= 0.9"))
-rows.append(("... x OpenBLAS (Haswell: AVX2 too)", j(ratio(g("blas", s), g("avx2", s)) for s in sizes), ""))
-small = sizes[:3]  # the suite keeps the portable variants off n = 2048
-rows.append(("SGEMM tiled C n = 256 / 512 / 1024, of the SSE2 peak (its ISA)",
-             j(frac(g("tiled", s), peak["sse2"]) for s in small), ">= 0.35"))
-rows.append(("... of the AVX-512 peak", j(frac(g("tiled", s), peak["avx512"]) for s in small), ""))
-bt = lambda v, b: f"bgemm/{v}/B:{b}/M:10/N:8/K:5/bcast:0/threads:1"
-rows.append(("batched 10x5 @ 5x8, B = 32 / 64 / 128 / 256, x OpenBLAS loop",
-             j(ratio(bt("blas", b), bt("avx512", b)) for b in (32, 64, 128, 256)), ">= 8"))
-rows.append(("... x LIBXSMM", j(ratio(bt("libxsmm", b), bt("avx512", b)) for b in (32, 64, 128, 256)), ">= 1.0"))
-b6 = lambda v, b: f"bgemm/{v}/B:{b}/M:64/N:64/K:64/bcast:0/threads:1"
-rows.append(("batched 64^3, B = 32 / 64 / 256, x OpenBLAS loop",
-             j(ratio(b6("blas", b), b6("avx512", b)) for b in (32, 64, 256)), ">= 2.2"))
-rows.append(("... x LIBXSMM", j(ratio(b6("libxsmm", b), b6("avx512", b)) for b in (32, 64, 256)), ""))
-rows.append(("... LIBXSMM x OpenBLAS loop, for reference", j(ratio(b6("blas", b), b6("libxsmm", b)) for b in (32, 64, 256)),
-             ""))
-at = lambda v, c: f"attention/{v}/BH:32/S:1024/D:64/causal:{c}/threads:1"
-rows.append(("attention BH 32, S 1024, d 64, causal 0 / 1, x naive-BLAS",
-             j(ratio(at("blas", c), at("avx512", c)) for c in (0, 1)), ">= 4.5"))
-rows.append(("... x oneDNN GEMMs + vector softmax", j(ratio(at("onednn", c), at("avx512", c)) for c in (0, 1)),
-             ">= 1.1"))
-add = rate("add/avx512/shape:4096x4096+4096/threads:1", "bytes_per_second")
-rows.append(("broadcast add 4096x4096 + 4096 (64 MiB), x triad",
-             f"{add:.1f} GB/s = {add / triad:.2f}" if add else "-", ">= 0.9"))
+rows = [
+    ("SGEMM avx512 n = 256 / 512 / 1024 / 2048, GFLOP/s", [gflops(g("avx512", s)) for s in sizes], "", 0),
+    ("... of the AVX-512 FMA peak", [frac(g("avx512", s), "avx512") for s in sizes], ">= 0.93", 2),
+    ("... oneDNN's, for reference", [frac(g("onednn", s), "avx512") for s in sizes], "", 2),
+    ("... x OpenBLAS", [ratio(g("blas", s), g("avx512", s)) for s in sizes], ">= 1.9", 2),
+    ("... x oneDNN", [ratio(g("onednn", s), g("avx512", s)) for s in sizes], ">= 1.0", 2),
+    ("... 2 threads x 1 thread, n = 1024 / 2048", [ratio(g("avx512", s), g("avx512", s, 2)) for s in (1024, 2048)],
+     ">= 1.8", 2),
+    ("SGEMM avx2, of the AVX2 FMA peak", [frac(g("avx2", s), "avx2") for s in sizes], ">= 0.9", 2),
+    ("... x OpenBLAS (Haswell: AVX2 too)", [ratio(g("blas", s), g("avx2", s)) for s in sizes], "", 2),
+    ("SGEMM tiled C n = 256 / 512 / 1024, of the SSE2 peak (its ISA)", [frac(g("tiled", s), "sse2") for s in small],
+     ">= 0.35", 2),
+    ("... of the AVX-512 peak", [frac(g("tiled", s), "avx512") for s in small], "", 2),
+    ("batched 10x5 @ 5x8, B = 32 / 64 / 128 / 256, x OpenBLAS loop",
+     [ratio(bt("blas", b), bt("avx512", b)) for b in (32, 64, 128, 256)], ">= 8", 2),
+    ("... x LIBXSMM", [ratio(bt("libxsmm", b), bt("avx512", b)) for b in (32, 64, 128, 256)], ">= 1.0", 2),
+    ("batched 64^3, B = 32 / 64 / 256, x OpenBLAS loop", [ratio(b6("blas", b), b6("avx512", b)) for b in (32, 64, 256)],
+     ">= 2.2", 2),
+    ("... x LIBXSMM", [ratio(b6("libxsmm", b), b6("avx512", b)) for b in (32, 64, 256)], "", 2),
+    ("... LIBXSMM x OpenBLAS loop, for reference", [ratio(b6("blas", b), b6("libxsmm", b)) for b in (32, 64, 256)],
+     "", 2),
+    ("attention BH 32, S 1024, d 64, causal 0 / 1, x naive-BLAS", [ratio(at("blas", c), at("avx512", c)) for c in (0, 1)],
+     ">= 4.5", 2),
+    ("... x oneDNN GEMMs + vector softmax", [ratio(at("onednn", c), at("avx512", c)) for c in (0, 1)], ">= 1.1", 2),
+    ("broadcast add 4096x4096 + 4096 (64 MiB), GB/s", [lambda t, rate: rate(ADD, "bytes_per_second")], "", 1),
+    ("... x triad", [lambda t, rate: rate(ADD, "bytes_per_second") / peak["triad"] if rate(ADD, "bytes_per_second")
+                     else None], ">= 0.9", 2),
+]
 
-def verdict(measured, target):
+per_run = []  # [run][row][column]
+for run in runs:
+    ok = [b for b in run["benchmarks"] if not b.get("error_occurred")]
+    best = {}
+    for b in ok:
+        if b.get("run_type") == "iteration" and (b["run_name"] not in best or b["real_time"] < best[b["run_name"]]["real_time"]):
+            best[b["run_name"]] = b
+    med = dict(best)  # MB_REPS=1: no aggregates
+    med.update({b["run_name"]: b for b in ok if b.get("aggregate_name") == "median"})
+    t, rate = timer(med), rater(med, best)
+    per_run.append([[f(t, rate) for f in fs] for _, fs, _, _ in rows])
+
+out_rows = []
+for i, (what, fs, target, dig) in enumerate(rows):
+    cols = [[per_run[r][i][c] for r in range(nruns) if per_run[r][i][c] is not None] for c in range(len(fs))]
+    fmt = lambda x: f"{x:.{dig}f}"
+    measured = " / ".join(fmt(statistics.median(v)) if v else "-" for v in cols)
+    rng = " / ".join(f"{fmt(min(v))}-{fmt(max(v))}" if v else "-" for v in cols) if nruns > 1 else ""
+    verdict = ""
     m = re.match(r">= ([0-9.]+)", target)
-    if not m:
-        return ""
-    cells = measured.split("=")[-1].split(" / ")
-    vals = [float(c) for c in cells if re.fullmatch(r" *[0-9.]+ *", c)]
-    if len(vals) < len(cells):
-        return "not all measured"
-    return "met" if min(vals) >= float(m.group(1)) else "**missed**"
+    if m:  # on the medians as printed
+        if any(not v for v in cols):
+            verdict = "not all measured"
+        else:
+            verdict = "met" if all(float(fmt(statistics.median(v))) >= float(m.group(1)) for v in cols) else "**missed**"
+    out_rows.append((what, measured, rng, target, verdict))
 
+ctx = runs[0]["context"]
+head = ["| what | " + ("median of the runs | range" if nruns > 1 else "measured") + " | target | |",
+        "|---|---|" + ("---|" if nruns > 1 else "") + "---|---|"]
 out = [f"# Issue-4 targets on {ctx.get('host_name', '?')}", "",
-       f"`make targets` ({run['benchmarks'][0]['repetitions'] if run['benchmarks'] else '?'} repetitions, medians of "
-       f"wall-clock time), {ctx.get('date', '')}, git {ctx.get('git_revision', '?')}, OpenBLAS core "
-       f"{ctx.get('openblas_core', '?')}, peers: {ctx.get('peers', '?')}.",
-       f"Measured peaks (1 thread; the best of {len(ok['avx512'])} measurements, at the start of the run and after it, "
-       f"their range in brackets): AVX-512 {spread('avx512')}, AVX2 {spread('avx2')}, SSE2 {spread('sse2')} GFLOP/s; "
-       f"triad {spread('triad')} GB/s. Ratios: peer time / our time.", "",
-       "| what | measured | target | |", "|---|---|---|---|"]
-for what, measured, target in rows:
-    out.append(f"| {what} | {measured} | {target} | {verdict(measured, target)} |")
-open(sys.argv[2], "w").write("\n".join(out) + "\n")
+       f"`make targets`: {nruns} run{'s' if nruns > 1 else ''} of {runs[0]['benchmarks'][0]['repetitions'] if runs[0]['benchmarks'] else '?'} "
+       f"repetitions (medians of wall-clock time), {ctx.get('date', '')}" +
+       (f" to {runs[-1]['context'].get('date', '')}" if nruns > 1 else "") +
+       f", git {ctx.get('git_revision', '?')}, OpenBLAS core {ctx.get('openblas_core', '?')}, peers: "
+       f"{ctx.get('peers', '?')}.",
+       f"Measured peaks (1 thread; the best of {len(seen['avx512'])} measurements, at the start of each run and "
+       f"after it, their range in brackets): AVX-512 {spread('avx512')}, AVX2 {spread('avx2')}, SSE2 "
+       f"{spread('sse2')} GFLOP/s; triad {spread('triad')} GB/s. Fractions of peak: a variant's best repetition "
+       f"against that best peak. Ratios: peer time / our time, medians of the same run.", ""]
+out += head
+for what, measured, rng, target, verdict in out_rows:
+    out.append(f"| {what} | {measured} | " + (f"{rng} | " if nruns > 1 else "") + f"{target} | {verdict} |")
+open(f"{tmp}/TARGETS.md", "w").write("\n".join(out) + "\n")
+json.dump({"runs": runs, "peaks_seen": seen}, open(f"{tmp}/targets.json", "w"), indent=1)
 EOF
-mv "$tmp.json" "$dir/targets.json"
-mv "$tmp.md" "$dir/TARGETS.md"
+mv "$tmp/targets.json" "$dir/targets.json"
+mv "$tmp/TARGETS.md" "$dir/TARGETS.md"
 cat "$dir/TARGETS.md"
