@@ -2,16 +2,7 @@
 # test_check_cli.sh: matbench-check and matbench-eval as a user meets them: a tampered expectation and a
 # wrong error word must FAIL (exit 1), bad usage exits 2, eval writes a result equal to expected.npy and
 # writes nothing for invalid input. Needs MB_BIN (the bin dir); run from the repository root.
-set -u
-bin=${MB_BIN:-build/bin}
-pass=0 fail=0
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-check() { # description, command... (succeeds when the command does)
-    local what=$1; shift
-    if "$@" >/dev/null 2>&1; then echo "PASS $what"; pass=$((pass + 1)); else echo "FAIL $what"; fail=$((fail + 1)); fi
-}
-export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
+. "$(dirname "$0")/cli_lib.sh"
 
 cp -r tests/vectors/000_s000_add_32x10 "$t/ok"
 check "an untouched case passes (exit 0)" "$bin/matbench-check" --variant=naive "$t/ok"
@@ -70,5 +61,4 @@ check "eval fails when the weights cannot be written" test "$rc" -eq 1
 check "... and leaves the previous result untouched" grep -qx old "$t/keep/r.npy"
 check "... and no temporary file behind" test -z "$(ls "$t/keep" | grep -v '^r.npy$\|^r_weights.npy$')"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

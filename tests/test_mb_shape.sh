@@ -3,18 +3,8 @@
 # variant (validated before timing like any other row, no size caps), duplicates collapse, MB_SHAPE works like
 # the flag, and a bad spec exits 1 with a message naming the spec and what is wrong, before anything runs or
 # any --benchmark_out file is written. Env: MB_BIN (the bin dir); cwd = the repo root.
-set -u
-bin=${MB_BIN:-build/bin}
+. "$(dirname "$0")/cli_lib.sh"
 mb="$bin/matbench"
-pass=0 fail=0
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-check() { # description, command... (succeeds when the command does)
-    local what=$1
-    shift
-    if "$@" >/dev/null 2>&1; then echo "PASS $what"; pass=$((pass + 1)); else echo "FAIL $what"; fail=$((fail + 1)); fi
-}
-export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
 
 # the registry's GEMM variants, from the default suite's names
 variants=$("$mb" --benchmark_list_tests --benchmark_filter='^gemm/' | cut -d/ -f2 | sort -u)
@@ -62,5 +52,4 @@ bad "malformed binary shape" add/shape:3xx4 "shape:3xx4: expected <x dims>\+<y d
 bad "too large for memory" gemm/M:100000/N:100000/K:100000 "needs [0-9.]+ GiB of operands, more than half"
 bad "one bad spec among good ones" gemm/M:7/N:5/K:3,gemm/M:7 "--mb_shape: gemm/M:7: gemm needs N \(missing\)"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

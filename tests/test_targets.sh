@@ -2,17 +2,7 @@
 # test_targets.sh: `make targets` (scripts/targets.sh) on a short run (2 runs x 2 repetitions of 1 iteration):
 # both files written, every target row carries the verdict its printed medians give, the range column is there
 # with several runs, and a failing run leaves no table and no temporary files. Env: MB_BIN; cwd = repo root.
-set -u
-bin=${MB_BIN:-build/bin}
-pass=0 fail=0
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-check() { # description, command... (succeeds when the command does)
-    local what=$1
-    shift
-    if "$@" >/dev/null 2>&1; then echo "PASS $what"; pass=$((pass + 1)); else echo "FAIL $what"; fail=$((fail + 1)); fi
-}
-export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
+. "$(dirname "$0")/cli_lib.sh"
 
 MB_RUNS=2 MB_REPS=2 MB_MIN_TIME=1x bash scripts/targets.sh "$bin/matbench" "$t/out" >"$t/stdout" 2>"$t/stderr"
 check "exits 0" test $? -eq 0
@@ -49,5 +39,4 @@ check "a failed run exits non-zero" test $? -ne 0
 check "... and writes no table" test ! -e "$t/bad/TARGETS.md"
 check "... and leaves no temporary directory" bash -c "[ -z \"\$(ls -A '$t/bad')\" ]"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
