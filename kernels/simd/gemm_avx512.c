@@ -69,7 +69,9 @@
  *   prefetched, 64 k steps); batch 64 / 256 stream 64 KiB per item (A, B, C's RFO and write-back) from
  *   L3 at ~20 GB/s. Tried without gain: k unrolled 4 / 8 / 16 with constant offsets (gcc then shuffled
  *   registers), the next tile's A rows into L1, the next item's B into L1 instead of L2, the next
- *   item's C into L2 (-3-4 %), prefetching at every batch size (-12 % at batch 8).
+ *   item's C into L2 (-3-4 %), prefetching at every batch size (-12 % at batch 8); third round: streaming
+ *   (non-temporal) stores of C when the batch outgrows L2 (no read for ownership): 3-9 % slower at B = 64 / 128
+ *   / 256, the batch lives in this VM's 480 MiB L3 and streaming stores send C to DRAM.
  *   Third round (why the k loop stops at ~0.9): fully unrolled asm loops on L1-resident panels, 1 thread,
  *   core 0, 3 interleaved rounds, FMA peak loop 212-218 GFLOP/s in the same rounds: 14x32 with its 14
  *   broadcasts 183-186 (0.86); the same loop with the broadcasts replaced by register moves 214-218 (1.00),
