@@ -7,8 +7,8 @@
  * in the feature dim (else MB_ENOTSUP). Threads: the heads over x->nthreads OpenMP threads, each head's calls
  * single-threaded, when peer.h's mb_peer_threads says so and each thread's share of x->work holds its S and P
  * (S 128: 1.0-1.2x at 2 threads with oneDNN threading each small GEMM); else the heads in turn with oneDNN
- * and the softmax on x->nthreads (this sets the calling thread's OpenMP thread count: a process-visible side
- * effect, documented).
+ * and the softmax on x->nthreads, or one for tiny work (this sets the calling thread's OpenMP thread count: a
+ * process-visible side effect, documented).
  */
 #include "mb.h"
 #include "peers/peer.h"
@@ -96,9 +96,10 @@ enum mb_status mb_attention_onednn(const struct mb_attention *p, const struct mb
     if (nb == 0 || Tq == 0) return MB_OK;
     const int nt = x->nthreads > 0 ? x->nthreads : 1;
     /* heads over the threads (each call single-threaded) as peer.h decides for GEMM batches, when each thread's
-     * share of the workspace holds S and P; else the heads in turn, oneDNN and the softmax threading each */
+     * share of the workspace holds S and P; else the heads in turn, oneDNN and the softmax on ct threads each */
     const size_t slice = x->work_size / (size_t)nt & ~(size_t)63;
-    const int bt = slice >= 2 * tile ? mb_peer_threads((double)Tq * (double)Tk * (double)(D + Dv), nb, nt).batch : 1;
+    const struct mb_peer_threads pt = mb_peer_threads((double)Tq * (double)Tk * (double)(D + Dv), nb, nt);
+    const int bt = slice >= 2 * tile ? pt.batch : 1, ct = pt.batch > 1 ? nt : pt.call; /* ct: threads per call */
     if (bt > 1) {
         enum mb_status st = MB_OK;
 #pragma omp parallel for num_threads(bt) schedule(static)
@@ -118,10 +119,11 @@ enum mb_status mb_attention_onednn(const struct mb_attention *p, const struct mb
         return st;
     }
     if (x->work_size < 2 * tile) return MB_ENOMEM;
-    struct mb_exec sx = *x; /* the softmax gets what is left of the workspace */
+    struct mb_exec sx = *x; /* the softmax gets what is left of the workspace, and the calls' threads */
     sx.work = (char *)x->work + 2 * tile;
     sx.work_size = x->work_size - 2 * tile;
-    omp_set_num_threads(nt);
+    sx.nthreads = ct;
+    omp_set_num_threads(ct);
     for (int64_t b = 0; b < nb; b++) {
         const enum mb_status r = head(p, sm, b, x->work, (float *)((char *)x->work + tile), &sx, ldq, ldk, ldv, ldo);
         if (r != MB_OK) return r;
