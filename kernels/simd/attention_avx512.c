@@ -41,7 +41,9 @@
  * Also dropped (third round): QK as 9 keys x 3 zmm (27 accumulators: that mix ran ~4 % faster than 6 x 4 in an
  * L1 asm loop) with 48-query items, PV 8 rows x 3 zmm, 54-key tiles: S 1024 level (3 alternations: 54.3-56.4
  * vs 54.1-55.5 ms; 22 items of 48 per head leave the last one two-thirds empty), S 960 (no ragged item)
- * -1.5 %, within noise.
+ * -1.5 %, within noise. At S 128 (3 key tiles per item) perf puts ~18 % of nn_att_item's samples on the
+ * prefetch bursts (~340 lines per tile: next Q, own O, next head's K/V share); skipping them below 4 tiles was
+ * level within noise (4 alternations, BH 4 / 32 / 64: faster at 4 and 32, slower at 64 where K/V come from L3).
  * 2 threads not re-measured.
  */
 #include "mb.h"
