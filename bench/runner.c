@@ -166,7 +166,7 @@ static int instance_counters(const struct mb_instance *in, int nperf, const long
 }
 
 static bool peak_warned; /* once per run (mb_bench_main) */
-static FILE *run_err;     /* mb_bench_main's error stream */
+static FILE *run_err;    /* mb_bench_main's error stream */
 
 /* GB's Finish(): rate / seconds, iteration-invariant * iters, average / iters */
 static void finish_counters(struct mb_counter *c, int n, long long iters, double seconds, const struct mb_instance *in)
@@ -180,10 +180,11 @@ static void finish_counters(struct mb_counter *c, int n, long long iters, double
     }
     for (int i = 0; i < n; i++)
         if (strcmp(c[i].name, "pct_peak") == 0) {
-            c[i].value = 100.0 * flops_rate / roof(in);
+            const double r = roof(in);
+            c[i].value = 100.0 * flops_rate / r;
             /* above the compute roof: the peak measured at the start was low (this VM's FMA rate dips for
              * ~0.1 s at times); the number stays as measured, the reader is told once */
-            if (c[i].value > 100.0 && roof(in) >= in->peak_flops && !peak_warned) {
+            if (c[i].value > 100.0 && r >= in->peak_flops && !peak_warned) {
                 peak_warned = true;
                 fprintf(run_err ? run_err : stderr,
                         "matbench: warning: %s ran at %.0f%% of the FMA peak measured at the start (%.1f GFLOP/s): "

@@ -639,26 +639,44 @@ static bool parse_shape(const char *spec, const struct mb_op **opp, int64_t *a, 
     return true;
 }
 
-/* the shapes of op: --mb_shape's for this op when given (then no size budget: the user asked for them),
- * else the default list; -1 after printing a bad spec */
-static int op_shapes(const struct mb_op *op, int64_t (*shapes)[MB_ARGS_MAX], bool *user)
+/* --mb_shape's specs, parsed once (each a distinct (op, arguments) pair, in the order given) */
+static struct {
+    const struct mb_op *op;
+    int64_t a[MB_ARGS_MAX];
+} user_shapes[MB_SHAPES_MAX];
+static int nuser_shapes;
+
+/* false after printing the first bad spec */
+static bool parse_user_shapes(void)
 {
-    *user = mb_opts.shape[0] != '\0';
-    if (!*user) return op->shapes(shapes);
     char list[sizeof mb_opts.shape], *save = NULL, msg[MB_MSG_MAX];
     snprintf(list, sizeof list, "%s", mb_opts.shape);
-    int n = 0;
+    nuser_shapes = 0;
     for (char *spec = strtok_r(list, ",", &save); spec; spec = strtok_r(NULL, ",", &save)) {
-        const struct mb_op *o = NULL;
+        const struct mb_op *op = NULL;
         int64_t a[MB_ARGS_MAX] = {0};
-        if (!parse_shape(spec, &o, a, msg, sizeof msg)) {
+        if (!parse_shape(spec, &op, a, msg, sizeof msg)) {
             fprintf(stderr, "matbench: --mb_shape: %s: %s\n", spec, msg);
-            return -1;
+            return false;
         }
         bool dup = false;
-        for (int i = 0; i < n; i++) dup |= !memcmp(shapes[i], a, sizeof a);
-        if (o == op && !dup && n < MB_SHAPES_MAX) memcpy(shapes[n++], a, sizeof a);
+        for (int i = 0; i < nuser_shapes; i++) dup |= user_shapes[i].op == op && !memcmp(user_shapes[i].a, a, sizeof a);
+        if (!dup && nuser_shapes < MB_SHAPES_MAX) {
+            user_shapes[nuser_shapes].op = op;
+            memcpy(user_shapes[nuser_shapes++].a, a, sizeof a);
+        }
     }
+    return true;
+}
+
+/* the shapes of op: --mb_shape's for this op when given (then no size budget: the user asked for them), else
+ * the default list */
+static int op_shapes(const struct mb_op *op, int64_t (*shapes)[MB_ARGS_MAX], bool user)
+{
+    if (!user) return op->shapes(shapes);
+    int n = 0;
+    for (int i = 0; i < nuser_shapes; i++)
+        if (user_shapes[i].op == op) memcpy(shapes[n++], user_shapes[i].a, sizeof user_shapes[i].a);
     return n;
 }
 
@@ -668,12 +686,12 @@ int mb_suite_instances(struct mb_instance **out)
     static int count;
     if (list) return *out = list, count;
     int all = mb_opts.threads > 0 ? mb_opts.threads : mb_machine_cores(), cap = 0;
+    const bool user = mb_opts.shape[0] != '\0';
+    if (user && !parse_user_shapes()) return -1;
     static int64_t shapes[MB_SHAPES_MAX][MB_ARGS_MAX];
     for (size_t o = 0; o < sizeof ops_table / sizeof ops_table[0]; o++) {
         const struct mb_op *op = &ops_table[o];
-        bool user;
-        int ns = op_shapes(op, shapes, &user);
-        if (ns < 0) return -1;
+        int ns = op_shapes(op, shapes, user);
         for (int ki = 0; ki < mb_kernel_count; ki++) {
             const struct mb_kernel *k = &mb_kernels[ki];
             if (k->kind != op->kind) continue;

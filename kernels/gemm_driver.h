@@ -593,7 +593,7 @@ static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exe
     const int MR = u->mr, NR = u->nr;
     int nt = x->nthreads > 0 ? x->nthreads : 1;
     /* tiny work: on the calling thread (mb.h: MB_GEMM_MIN_PAR_MNK). Same bits either way. */
-    if ((double)p->M * (double)p->N * (double)p->K * (double)nb < MB_GEMM_MIN_PAR_MNK) nt = 1;
+    if (mb_gemm_tiny_work(p, nb)) nt = 1;
     struct mb_gemm_blk bk = mb_gemm_blocking(x, u, p->N);
     /* direct (no packing) when packing would cost about as much as the arithmetic */
     const int direct = u->direct != NULL && p->b_cs == 1 && p->K <= bk.kc && p->M <= 4096 && p->N <= 4096 &&

@@ -207,6 +207,12 @@ static inline struct mb_gemm_item mb_gemm_item(const struct mb_gemm *p, int64_t 
                                  p->C + mb_batch_offset(p->nbatch, p->batch, p->c_bs, b)};
 }
 
+/* nb items of p are below MB_GEMM_MIN_PAR_MNK: not worth an OpenMP fork */
+static inline int mb_gemm_tiny_work(const struct mb_gemm *p, int64_t nb)
+{
+    return (double)p->M * (double)p->N * (double)p->K * (double)nb < MB_GEMM_MIN_PAR_MNK;
+}
+
 /* ------------------------------------------------------------------------------------------------
  * The registry. kernels.def is included with MB_KERNEL defined as needed; here it declares the
  * prototypes (a kernel with the wrong signature fails to compile, an unregistered kernel trips

@@ -33,7 +33,7 @@ enum mb_status mb_gemm_libxsmm(const struct mb_gemm *p, const struct mb_exec *x)
     int nt = x->nthreads > 0 ? x->nthreads : 1;
     /* tiny batches on the calling thread, as our driver does (mb.h): with a fork/join there, LIBXSMM measured
      * 1.9-2.4x slower at 2 threads than at 1 on B x (10x5 @ 5x8) and the like */
-    if ((double)p->M * (double)p->N * (double)p->K * (double)nb < MB_GEMM_MIN_PAR_MNK) nt = 1;
+    if (mb_gemm_tiny_work(p, nb)) nt = 1;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t b = 0; b < nb; b++) {
         const struct mb_gemm_item it = mb_gemm_item(p, b);
