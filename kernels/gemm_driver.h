@@ -10,10 +10,12 @@
  *       ic over M in MC -- A block MC x KC packed into MR-tall slivers   (L2 resident)
  *        jr over NC in NR, ir over MC in MR -- micro-kernel on an MR x NR tile of C (B sliver in L1)
  *        or ir then jr (A sliver in L1, the B panel streamed from L2): consecutive tiles then share
- *        C's rows and pages, so C streams through the hardware prefetchers instead of MR fresh rows
- *        (4 KiB apart at n = 1024, one L1 set) per call. AVX-512 14x32 (.ir_outer = 1): 3-6 % at
- *        n = 256..2048; AVX2 6x16 never (.ir_outer = -1: with its C tile prefetched at kernel entry jr
- *        outer won, +8-10 % at n = 1024 / 2048); tiled / NEON when the B panel outgrows L2.
+ *        C's rows and pages. Which wins depends on the core: on the Xeon SPR-class VM of earlier rounds
+ *        AVX-512 14x32 ran 3-6 % faster ir outer; on Zen 5 (1 MiB L2) ir outer caps NC at half of L2,
+ *        so A is repacked N / 512 times (pack_a 4.5 % of an n = 2048 run), and jr outer with NC = N
+ *        (A and B each packed once; C prefetched into L2, mb_gemm_prefetch_c) ran 0.92-0.95 ->
+ *        0.95-0.98x oneDNN at n = 512..2064, so AVX-512 and AVX2 (.ir_outer = -1) are jr outer;
+ *        tiled / NEON take ir outer when the B panel outgrows L2.
  * Packing reads A and B through their (rs, cs) strides, so transposes and any strides cost nothing
  * extra; packed slivers are zero-padded to MR / NR, so the micro-kernel always computes a full tile
  * and only its store looks at mr / nr. Row-major A into 6- or 14-tall slivers (AVX2 / AVX-512) goes
@@ -30,7 +32,8 @@
  *   A micro-kernel never touches C outside the mr x nr tile.
  *
  * Block sizes from the caches in mb_exec (defaults 32 KiB / 1 MiB / 8 MiB when unknown):
- *   KC: the B sliver (KC x NR floats) fills 2/3 of L1d, at most 384 (256 for NR = 32 and 48 KiB); K is
+ *   KC: the B sliver (KC x NR floats) fills 2/3 of L1d (all of it when the ISA is always jr outer), at
+ *   most 384 (AVX-512 NR = 32 and 48 KiB: 384; the 2/3 rule's 256 was best with ir outer); K is
  *   then cut into equal passes of at most KC, multiples of 8 (512 = 256 + 256, not 384 + 128: +1-2 %);
  *   (KC = 384 / 512 measured 4-8 % slower for AVX-512 with ir outer);
  *   MC: the A block (MC x KC) a quarter of L2 (the B panel streams through L2 too; ~5 % better than
@@ -111,16 +114,38 @@ static inline void mb_gemm_store_tile(const float *t, int ldt, float *c, int64_t
 }
 
 /* Start the misses on C's tile (first and last element of each of its R rows; rows >= mr alias row 0)
- * before the k loop, which then hides them: C comes from L2 / L3 when the matrix is large. */
+ * before the k loop, which then hides them: C comes from L2 / L3 when the matrix is large. TO_L2 (a
+ * constant): into L2 only. With jr outer each call's tile is R fresh rows, and at n = 2048 (rows 8 KiB
+ * apart) all of them fall in the same two L1 sets: 28 lines of a 14-row tile in 12 ways evict each
+ * other and the k loop's A and B before the epilogue reads them (AVX-512 on Zen 5, jr outer: 0.87-0.88
+ * -> 0.94-0.95x oneDNN at n = 2048, level at 1024 / 2064; AVX2 6x16 level, so it keeps L1). */
 static inline __attribute__((always_inline)) void mb_gemm_prefetch_c(const float *c, int64_t c_rs, int64_t c_cs,
-                                                                     const int R, int mr, int nr)
+                                                                     const int R, int mr, int nr, const int TO_L2)
 {
 #pragma GCC unroll 16
     for (int i = 0; i < R; i++) {
         const float *ci = c + (i < mr ? i : 0) * c_rs;
-        __builtin_prefetch(ci, 0, 3);
-        __builtin_prefetch(ci + (nr - 1) * c_cs, 0, 3);
+        if (TO_L2) {
+            __builtin_prefetch(ci, 0, 2);
+            __builtin_prefetch(ci + (nr - 1) * c_cs, 0, 2);
+        } else {
+            __builtin_prefetch(ci, 0, 3);
+            __builtin_prefetch(ci + (nr - 1) * c_cs, 0, 3);
+        }
     }
+}
+
+/* 1 where the hardware prefetchers already stream a batch of direct-path items from L3, so prefetching
+ * the next item (mb_gemm_blk.pf_next) only costs issue slots: AMD Zen 5, 1 thread, 32 / 64 / 256 x 64^3
+ * (AVX-512 wide path), interleaved: 0.92-0.95 -> 0.98-1.01x LIBXSMM without it (AVX2 +2 %). On the
+ * Xeon SPR-class VM of earlier rounds the same prefetches gained 5-7 %, so Intel keeps them. */
+static inline int mb_gemm_hw_streams_batches(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return __builtin_cpu_is("amd");
+#else
+    return 0;
+#endif
 }
 
 struct mb_gemm_blk {
@@ -146,13 +171,16 @@ static inline struct mb_gemm_blk mb_gemm_blocking(const struct mb_exec *x, const
 {
     int64_t l1 = x->l1d > 0 ? x->l1d : 32 << 10, l2 = x->l2 > 0 ? x->l2 : 1 << 20, l3 = x->l3 > 0 ? x->l3 : 8 << 20;
     struct mb_gemm_blk b;
-    b.kc = mb_gemm_round_down(l1 * 2 / 3 / (u->nr * 4), 16, 64);
+    /* jr outer only (.ir_outer < 0): the B sliver is the one L1 tenant reused across calls (A slivers
+     * and C stream past it), so it may fill L1; AVX-512 14x32 on Zen 5 (48 KiB: KC 256 -> 384) +2-4 % at
+     * n = 1024 / 2048, level at 512 / 2064 (0.93-0.96 -> 0.96-1.0x oneDNN at 1024 / 2048) */
+    b.kc = mb_gemm_round_down(l1 * (u->ir_outer < 0 ? 3 : 2) / 3 / (u->nr * 4), 16, 64);
     if (b.kc > 384) b.kc = 384;
     b.mc = mb_gemm_round_down(l2 / 4 / (b.kc * 4), u->mr, u->mr);
     if (b.mc > 1024) b.mc = mb_gemm_round_down(1024, u->mr, u->mr);
     /* jr outer: the B panel is re-read once per A block, from L3 (a quarter of it, capped at 4096:
      * this VM reports the host's 480 MiB L3). ir outer: it is re-read for every A sliver, from L2, so
-     * it gets half of L2. ir outer is taken when the ISA asks for it (AVX-512) or when the jr-outer
+     * it gets half of L2. ir outer is taken when the ISA asks for it (.ir_outer = 1) or when the jr-outer
      * panel would not fit in half of L2 (AVX2 n = 2048: 212 -> 177 ms, n = 1024 -3 %; at n <= 512,
      * where the panel fits, AVX2 was 8 % slower with ir outer). */
     b.nc = mb_gemm_round_down(l3 / 4 / (b.kc * 4), u->nr, u->nr);
@@ -612,8 +640,9 @@ static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exe
      * 32 x 64^3, 1.5 MiB of a 2 MiB L2: 164 -> 168 and 160 -> 170 GFLOP/s without them, threshold L2 / 2 -> L2) */
     bk.direct_b = bk.direct_a && u->direct_b && p->b_cs == 1 &&
                   (double)p->K * (double)p->N * 4 <= (x->l2 > 0 ? x->l2 : 1 << 20) / 4;
-    bk.pf_next = direct && nb > 1 &&
+    bk.pf_next = direct && nb > 1 && !mb_gemm_hw_streams_batches() &&
                  (double)nb * (double)(p->M * p->K + p->K * p->N + p->M * p->N) * 4 > (x->l2 > 0 ? x->l2 : 1 << 20);
+    if (p->K < bk.kc) bk.kc = mb_gemm_cdiv(p->K, 8) * 8; /* the one pass mb_gemm_block makes: no more workspace */
     if (p->M < bk.mc) bk.mc = mb_gemm_cdiv(p->M, MR) * MR;
     if (p->N < bk.nc) bk.nc = mb_gemm_cdiv(p->N, NR) * NR;
     size_t per = direct ? 0 : (size_t)(bk.mc * bk.kc + bk.kc * bk.nc);

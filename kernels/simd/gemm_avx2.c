@@ -85,7 +85,7 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
             }
         }
     } else {
-        mb_gemm_prefetch_c(c, c_rs, c_cs, R, mr, nr);
+        mb_gemm_prefetch_c(c, c_rs, c_cs, R, mr, nr, 0);
 #pragma GCC unroll 4
         for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
             __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);

@@ -155,7 +155,7 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
         for (int i = 0; i < R; i++)
 #pragma GCC unroll 16
             for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
-        mb_gemm_prefetch_c(c, c_rs, c_cs, R, mr, nr);
+        mb_gemm_prefetch_c(c, c_rs, c_cs, R, mr, nr, 1);
 #pragma GCC unroll 2
         for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
             __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
@@ -445,6 +445,6 @@ static void ukr_wide(const struct mb_gemm *p, int64_t b0, int64_t b1, const floa
 
 enum mb_status mb_gemm_avx512(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, MR, 1, 0, ukr_wide, 64, 1};
+    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, MR, -1, 0, ukr_wide, 64, 1};
     return mb_gemm_drive(p, x, &u);
 }
