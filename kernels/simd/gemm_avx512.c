@@ -16,9 +16,33 @@
  * Wide path (ukr_wide, the driver's .wide hook): items with 32 < N <= 64 on the direct path (64^3
  * batches) run as tiles of 6 rows x the whole row of C (4 zmm, 24 accumulators; the full 6x64 tile's
  * k loop in inline asm, tails through body()): A's rows are read once, B (16 KiB at 64^3) from L1 by
- * each of the 11 row tiles, the next item's A and B prefetched into L2 while the batch outgrows L2.
+ * each of the 11 row tiles, the next item's A and B prefetched into L2 while the batch outgrows L2
+ * (Intel only: mb_gemm_hw_streams_batches in the driver).
  *
- * Verdict on this machine (Xeon SPR-class VM, 2 cores, 48 KiB L1d, 2 MiB L2; 1 thread, core 0; matbench
+ * Verdict on AMD Zen 5 (EPYC VM, 2 cores, 48 KiB L1d, 1 MiB L2, 32 MiB L3; 1 thread, core 0; peak = the
+ * 16-chain zmm FMA loop, 250-265 GFLOP/s as the VM's clock drifts; OpenBLAS 0.3.21 Haswell, oneDNN 2.6):
+ *   The k loop is not the limit here: the 14x32 packed kernel on L1-resident slivers runs at 0.98-0.99 of
+ *   peak (kc 256 / 512), and at 0.95-1.0 with the B panel streamed from L2 and C from L3 (a throwaway
+ *   driver around ukr_packed). What the ir-outer order of the SPR rounds lost was packing: NC = half of
+ *   L2 (512 here) repacks A N / 512 times, and perf (cpu-clock) put pack_a at 4.5 % and pack_b at 1 % of
+ *   an n = 2048 run against ukr_packed's 91 %. Now jr outer with NC = N (driver: A and B packed once,
+ *   packing ~2 %), KC 384 (the B sliver fills L1), the C tile prefetched into L2, not L1 (rows 8 KiB apart
+ *   at n = 2048 fall in two L1 sets). Same-process interleaved ratios to oneDNN (8 repetitions, medians):
+ *     n       before (ir outer)   jr outer, NC = N   + C into L2   + KC 384
+ *     512     0.94-0.96           0.94-0.96          0.94-0.96     0.95-0.97
+ *     1024    0.95-0.97           0.93-0.98          0.94-0.98     0.99-1.00
+ *     2048    0.92-0.94           0.87-0.90          0.94-0.97     0.95-0.96
+ *     2064    0.91-0.92           0.97-1.00          0.96-0.99     0.97-0.98
+ *   In `make targets` runs (3 repetitions, not interleaved) the same code reads 0.92-0.97x oneDNN, because
+ *   oneDNN reaches 0.95-0.99 of this peak when the VM runs fast; >= 1.0x oneDNN and >= 0.93 of peak are
+ *   therefore met in some runs and missed in others (README table). Tried without a gain here: software
+ *   prefetch of the B / A slivers 8 or 16 k steps ahead (level), prefetch of the next A block's rows
+ *   into L2 under the current block (level), A read in place at n >= 1024 (0.75-0.85x: 14 rows 8 KiB
+ *   apart alias in L1), packing each A sliver just before its jr loop (level), MC 378 / 504 (level).
+ *   Batched 64^3 (wide path): without the next-item prefetch on AMD (driver: mb_gemm_hw_streams_batches)
+ *   0.92-0.95 -> 0.98-1.01x LIBXSMM and 2.2-2.8x OpenBLAS at 32..256 items.
+ *
+ * Earlier verdict (Xeon SPR-class VM, 2 cores, 48 KiB L1d, 2 MiB L2; 1 thread, core 0; matbench
  * medians of 3 repetitions of per-thread CPU time, peers in the same run; peak = 16-chain zmm FMA loop,
  * 214-229 GFLOP/s; OpenBLAS 0.3.21 with OPENBLAS_CORETYPE=Haswell):
  *     taskset -c 0 matbench --benchmark_filter='^gemm/(avx512|blas|onednn)/M:(256|512|1024|2048)/
