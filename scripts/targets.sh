@@ -4,7 +4,9 @@
 # The performance table of issue 4, measured: runs only the rows it needs (ours and the peers, same run,
 # --benchmark_repetitions=$MB_REPS (default 3) of --benchmark_min_time=$MB_MIN_TIME (default 0.3 s)), keeps
 # the medians, and writes RESULTS_DIR/targets.json (the runs) and RESULTS_DIR/TARGETS.md (the table), whole
-# or not at all. Ratios are peer time / our time (> 1: ours faster) from wall-clock medians of the same run,
+# or not at all. Repetitions run in Google Benchmark's random interleaving (fixed seed), so a slow phase of
+# the VM falls on ours and the peers' repetitions alike instead of on whichever ran in it (run in turn, ours
+# read 0.90x oneDNN at n = 1024 in one run where interleaved runs read 0.97-1.0x). Ratios are peer time / our time (> 1: ours faster) from wall-clock medians of the same run,
 # so the 2-thread rows are honest. MB_RUNS (default 1) repeats the whole run: each figure is then the median
 # of the runs' figures, with their range, because this VM drifts by 5-10 % over minutes (peers and ours, not
 # together). Fractions of peak are a variant's best repetition against the best FMA peak seen (each run's own
@@ -33,6 +35,7 @@ for r in $(seq 1 "$runs"); do
     [ "$runs" -gt 1 ] && echo "targets.sh: run $r of $runs" >&2
     "$bin" --benchmark_filter="$filter" --benchmark_repetitions="${MB_REPS:-3}" \
         --benchmark_min_time="${MB_MIN_TIME:-0.3}" --benchmark_display_aggregates_only=true \
+        --benchmark_enable_random_interleaving=true \
         --benchmark_out="$tmp/run$r.json" --benchmark_out_format=json >&2
     "$bin" --mb_peak >"$tmp/peaks$r.txt"
 done
@@ -149,7 +152,7 @@ head = ["| what | " + ("median of the runs | range" if nruns > 1 else "measured"
         "|---|---|" + ("---|" if nruns > 1 else "") + "---|---|"]
 out = [f"# Issue-4 targets on {ctx.get('host_name', '?')}", "",
        f"`make targets`: {nruns} run{'s' if nruns > 1 else ''} of {runs[0]['benchmarks'][0]['repetitions'] if runs[0]['benchmarks'] else '?'} "
-       f"repetitions (medians of wall-clock time), {ctx.get('date', '')}" +
+       f"repetitions, randomly interleaved (medians of wall-clock time), {ctx.get('date', '')}" +
        (f" to {runs[-1]['context'].get('date', '')}" if nruns > 1 else "") +
        f", git {ctx.get('git_revision', '?')}, OpenBLAS core {ctx.get('openblas_core', '?')}, peers: "
        f"{ctx.get('peers', '?')}.",

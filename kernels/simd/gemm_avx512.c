@@ -38,9 +38,14 @@
  *   therefore met in some runs and missed in others (README table). Tried without a gain here: software
  *   prefetch of the B / A slivers 8 or 16 k steps ahead (level), prefetch of the next A block's rows
  *   into L2 under the current block (level), A read in place at n >= 1024 (0.75-0.85x: 14 rows 8 KiB
- *   apart alias in L1), packing each A sliver just before its jr loop (level), MC 378 / 504 (level).
+ *   apart alias in L1), packing each A sliver just before its jr loop (level), MC 336 / 378 / 504 (level),
+ *   the next B sliver prefetched into L2 or L1 under a column of tiles (-2-4 %: the hardware prefetchers
+ *   already stream it), MR 12 (12x32: C tiles within L1's 12 ways at n = 2048; level), packed kernels
+ *   specialised on the last sliver's row count (level). perf annotate at n = 2048: samples spread evenly
+ *   over the k loop's FMAs and broadcasts, none on the epilogue.
  *   Batched 64^3 (wide path): without the next-item prefetch on AMD (driver: mb_gemm_hw_streams_batches)
- *   0.92-0.95 -> 0.98-1.01x LIBXSMM and 2.2-2.8x OpenBLAS at 32..256 items.
+ *   0.92-0.95 -> 0.98-1.01x LIBXSMM and 2.2-2.8x OpenBLAS at 32..256 items; prefetching only the next
+ *   item's B (into L2 or L1) was 2-4 % slower, the C tile's prefetch into L1 / L2 / for write or none level.
  *
  * Earlier verdict (Xeon SPR-class VM, 2 cores, 48 KiB L1d, 2 MiB L2; 1 thread, core 0; matbench
  * medians of 3 repetitions of per-thread CPU time, peers in the same run; peak = 16-chain zmm FMA loop,
