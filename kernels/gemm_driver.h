@@ -32,8 +32,8 @@
  *   A micro-kernel never touches C outside the mr x nr tile.
  *
  * Block sizes from the caches in mb_exec (defaults 32 KiB / 1 MiB / 8 MiB when unknown):
- *   KC: the B sliver (KC x NR floats) fills 2/3 of L1d (all of it when the ISA is always jr outer), at
- *   most 384 (AVX-512 NR = 32 and 48 KiB: 384; the 2/3 rule's 256 was best with ir outer); K is
+ *   KC: the B sliver (KC x NR floats) fills 2/3 of L1d (4/3 when the ISA is always jr outer), at most
+ *   .kc_max or 384 (AVX-512 NR = 32, 48 KiB: 512; the 2/3 rule's 256 was best with ir outer); K is
  *   then cut into equal passes of at most KC, multiples of 8 (512 = 256 + 256, not 384 + 128: +1-2 %);
  *   (KC = 384 / 512 measured 4-8 % slower for AVX-512 with ir outer);
  *   MC: the A block (MC x KC) a quarter of L2 (the B panel streams through L2 too; ~5 % better than
@@ -96,6 +96,7 @@ struct mb_gemm_ukr {
     mb_gemm_ukr_wide_fn wide; /* direct path, whole items with nr < N <= wide_max_n, or NULL */
     int wide_max_n;
     int direct_b; /* 1: with A in place (direct_a), B too when it fits a quarter of L2: nothing packed */
+    int kc_max;   /* largest KC (0: 384) */
 };
 
 /* Store an MR x NR tile t (leading dimension ldt) into C with alpha / beta / bias: the generic edge
@@ -172,10 +173,13 @@ static inline struct mb_gemm_blk mb_gemm_blocking(const struct mb_exec *x, const
     int64_t l1 = x->l1d > 0 ? x->l1d : 32 << 10, l2 = x->l2 > 0 ? x->l2 : 1 << 20, l3 = x->l3 > 0 ? x->l3 : 8 << 20;
     struct mb_gemm_blk b;
     /* jr outer only (.ir_outer < 0): the B sliver is the one L1 tenant reused across calls (A slivers
-     * and C stream past it), so it may fill L1; AVX-512 14x32 on Zen 5 (48 KiB: KC 256 -> 384) +2-4 % at
-     * n = 1024 / 2048, level at 512 / 2064 (0.93-0.96 -> 0.96-1.0x oneDNN at 1024 / 2048) */
-    b.kc = mb_gemm_round_down(l1 * (u->ir_outer < 0 ? 3 : 2) / 3 / (u->nr * 4), 16, 64);
-    if (b.kc > 384) b.kc = 384;
+     * and C stream past it), so it may fill L1 and more, the rest streaming from L2. AVX-512 14x32 on
+     * Zen 5 (48 KiB), interleaved against oneDNN: KC 256 -> 384 +2-4 % at n = 1024 / 2048 (0.93-0.96 ->
+     * 0.96-1.0x), 384 -> 512 (.kc_max; B sliver 64 KiB) +2 % at n = 512 (one pass instead of two),
+     * level to +2 % at 1024..2064; 768 level. AVX2 (NR 16) stays at 384: 512 / 768 were level there. */
+    const int64_t kc_max = u->kc_max > 0 ? u->kc_max : 384;
+    b.kc = mb_gemm_round_down(l1 * (u->ir_outer < 0 ? 4 : 2) / 3 / (u->nr * 4), 16, 64);
+    if (b.kc > kc_max) b.kc = kc_max;
     b.mc = mb_gemm_round_down(l2 / 4 / (b.kc * 4), u->mr, u->mr);
     if (b.mc > 1024) b.mc = mb_gemm_round_down(1024, u->mr, u->mr);
     /* jr outer: the B panel is re-read once per A block, from L3 (a quarter of it, capped at 4096:
