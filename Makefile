@@ -132,7 +132,9 @@ FORCE:
 
 # bench/machine.c records the git revision (-dirty: uncommitted changes) and the flags in the results'
 # context; its own stamp, so a new commit rebuilds machine.o alone
-GIT_REV := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+# -dirty only for changes outside results/ and plots/ (what make bench and make targets write themselves)
+GIT_REV := $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) || r=unknown; \
+             [ "$$r" = unknown ] || git diff --quiet HEAD -- . ':!results' ':!plots' 2>/dev/null || r=$$r-dirty; echo $$r)
 $(BUILD)/.gitrev: FORCE
 	@mkdir -p $(@D)
 	@echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' > $@
