@@ -36,15 +36,18 @@
  *     2064    0.91-0.92           0.97-1.00          0.96-0.99     0.97-0.98    0.97-0.99
  *   (each column a separate pair of rounds; KC 384 and 512 also interleaved with each other: 512 ahead
  *   by 2 % at n = 512, level to +2 % elsewhere; KC 768 level).
- *   In `make targets` runs (3 repetitions, not interleaved) the same code reads 0.92-0.97x oneDNN, because
- *   oneDNN reaches 0.95-0.99 of this peak when the VM runs fast; >= 1.0x oneDNN and >= 0.93 of peak are
- *   therefore met in some runs and missed in others (README table). Tried without a gain here: software
+ *   `MB_RUNS=3 make targets` (3 x 3 interleaved repetitions, medians): 1.01 / 0.95 / 0.96 / 0.98x oneDNN,
+ *   0.96 / 0.89 / 0.91 / 0.90 of the best peak seen, 2.06 / 1.85 / 1.95 / 1.91x OpenBLAS at n = 256..2048:
+ *   the >= 1.0x oneDNN and >= 0.93 of peak targets are met at 256 only, short by 2-5 % / 0.02-0.04 above
+ *   (README table). What is left is the kernel inside the loops (A slivers and part of the B sliver from
+ *   L2, C from L3: 0.93-0.95 there against 0.99 on L1 data), not packing. Tried without a gain here: software
  *   prefetch of the B / A slivers 8 or 16 k steps ahead (level), prefetch of the next A block's rows
  *   into L2 under the current block (level), A read in place at n >= 1024 (0.75-0.85x: 14 rows 8 KiB
  *   apart alias in L1), packing each A sliver just before its jr loop (level), MC 336 / 378 / 504 (level),
  *   the next B sliver prefetched into L2 or L1 under a column of tiles (-2-4 %: the hardware prefetchers
  *   already stream it), MR 12 (12x32: C tiles within L1's 12 ways at n = 2048; level), packed kernels
- *   specialised on the last sliver's row count (level). perf annotate at n = 2048: samples spread evenly
+ *   specialised on the last sliver's row count (level), prefetcht0 of B (and A) 16 / 32 k steps ahead
+ *   inside the k loop with jr outer and KC 512 (level). perf annotate at n = 2048: samples spread evenly
  *   over the k loop's FMAs and broadcasts, none on the epilogue.
  *   Batched 64^3 (wide path): without the next-item prefetch on AMD (driver: mb_gemm_hw_streams_batches)
  *   0.92-0.95 -> 0.98-1.01x LIBXSMM and 2.2-2.8x OpenBLAS at 32..256 items; prefetching only the next
