@@ -48,8 +48,8 @@
  *   already stream it), MR 12 (12x32: C tiles within L1's 12 ways at n = 2048; level), packed kernels
  *   specialised on the last sliver's row count (level), prefetcht0 of B (and A) 16 / 32 k steps ahead
  *   inside the k loop with jr outer and KC 512 (level), M cut into equal MC blocks of whole slivers (512 =
- *   8 + 8 + 7 + 7 + 7 slivers instead of 4 x 9 + one 8-row block; level). perf annotate at n = 2048: samples spread evenly
- *   over the k loop's FMAs and broadcasts, none on the epilogue.
+ *   8 + 8 + 7 + 7 + 7 slivers instead of 4 x 9 + one 8-row block; level). perf annotate at n = 2048:
+ *   samples spread evenly over the k loop's FMAs and broadcasts, none on the epilogue.
  *   Batched 64^3 (wide path): without the next-item prefetch on AMD (driver: mb_gemm_hw_streams_batches)
  *   0.92-0.95 -> 0.98-1.01x LIBXSMM and 2.2-2.8x OpenBLAS at 32..256 items; prefetching only the next
  *   item's B (into L2 or L1) was 2-4 % slower, the C tile's prefetch into L1 / L2 / for write or none level.
