@@ -14,7 +14,7 @@
  *        AVX-512 14x32 ran 3-6 % faster ir outer; on Zen 5 (1 MiB L2) ir outer caps NC at half of L2,
  *        so A is repacked N / 512 times (pack_a 4.5 % of an n = 2048 run), and jr outer with NC = N
  *        (A and B each packed once; C prefetched into L2, mb_gemm_prefetch_c) ran 0.92-0.95 ->
- *        0.95-0.98x oneDNN at n = 512..2064, so AVX-512 and AVX2 (.ir_outer = -1) are jr outer;
+ *        0.95-0.98x oneDNN at n = 512..2064, so AVX-512 and AVX2 (.jr_outer = 1) are always jr outer;
  *        tiled / NEON take ir outer when the B panel outgrows L2.
  * Packing reads A and B through their (rs, cs) strides, so transposes and any strides cost nothing
  * extra; packed slivers are zero-padded to MR / NR, so the micro-kernel always computes a full tile
@@ -91,9 +91,9 @@ struct mb_gemm_ukr {
     mb_gemm_ukr_direct_fn direct; /* on A / B in place, or NULL */
     mb_gemm_ukr_batch_fn batch;   /* tiny items, batch loop inside, or NULL */
     int batch_max_m;              /* largest M .batch takes */
-    int ir_outer;             /* 1: always ir outer (A sliver in L1, B panel in L2); -1: never (jr outer); 0: by size */
-    int pack_a;               /* 1: always pack A on the blocked path (no in-place A, mb_gemm_drive's direct_a) */
-    mb_gemm_ukr_wide_fn wide; /* direct path, whole items with nr < N <= wide_max_n, or NULL */
+    int jr_outer;                 /* 1: always jr outer; 0: ir outer when the jr-outer B panel outgrows half of L2 */
+    int pack_a;                   /* 1: always pack A on the blocked path (no in-place A, mb_gemm_drive's direct_a) */
+    mb_gemm_ukr_wide_fn wide;     /* direct path, whole items with nr < N <= wide_max_n, or NULL */
     int wide_max_n;
     int direct_b; /* 1: with A in place (direct_a), B too when it fits a quarter of L2: nothing packed */
     int kc_max;   /* largest KC (0: 384) */
@@ -172,25 +172,24 @@ static inline struct mb_gemm_blk mb_gemm_blocking(const struct mb_exec *x, const
 {
     int64_t l1 = x->l1d > 0 ? x->l1d : 32 << 10, l2 = x->l2 > 0 ? x->l2 : 1 << 20, l3 = x->l3 > 0 ? x->l3 : 8 << 20;
     struct mb_gemm_blk b;
-    /* jr outer only (.ir_outer < 0): the B sliver is the one L1 tenant reused across calls (A slivers
+    /* always jr outer (.jr_outer): the B sliver is the one L1 tenant reused across calls (A slivers
      * and C stream past it), so it may fill L1 and more, the rest streaming from L2. AVX-512 14x32 on
      * Zen 5 (48 KiB), interleaved against oneDNN: KC 256 -> 384 +2-4 % at n = 1024 / 2048 (0.93-0.96 ->
      * 0.96-1.0x), 384 -> 512 (.kc_max; B sliver 64 KiB) +2 % at n = 512 (one pass instead of two),
      * level to +2 % at 1024..2064; 768 level. AVX2 (NR 16) stays at 384: 512 / 768 were level there. */
     const int64_t kc_max = u->kc_max > 0 ? u->kc_max : 384;
-    b.kc = mb_gemm_round_down(l1 * (u->ir_outer < 0 ? 4 : 2) / 3 / (u->nr * 4), 16, 64);
+    b.kc = mb_gemm_round_down(l1 * (u->jr_outer ? 4 : 2) / 3 / (u->nr * 4), 16, 64);
     if (b.kc > kc_max) b.kc = kc_max;
     b.mc = mb_gemm_round_down(l2 / 4 / (b.kc * 4), u->mr, u->mr);
     if (b.mc > 1024) b.mc = mb_gemm_round_down(1024, u->mr, u->mr);
-    /* jr outer: the B panel is re-read once per A block, from L3 (a quarter of it, capped at 4096:
-     * this VM reports the host's 480 MiB L3). ir outer: it is re-read for every A sliver, from L2, so
-     * it gets half of L2. ir outer is taken when the ISA asks for it (.ir_outer = 1) or when the jr-outer
+    /* jr outer: the B panel is re-read once per A block, from L3 (a quarter of it, capped at 4096: the
+     * earlier Intel VM reported its host's 480 MiB L3). ir outer: it is re-read for every A sliver, from
+     * L2, so it gets half of L2. ir outer is taken, unless the ISA is always jr outer, when the jr-outer
      * panel would not fit in half of L2 (AVX2 n = 2048: 212 -> 177 ms, n = 1024 -3 %; at n <= 512,
      * where the panel fits, AVX2 was 8 % slower with ir outer). */
     b.nc = mb_gemm_round_down(l3 / 4 / (b.kc * 4), u->nr, u->nr);
     if (b.nc > 4096) b.nc = mb_gemm_round_down(4096, u->nr, u->nr);
-    b.ir_outer =
-        u->ir_outer > 0 || (u->ir_outer == 0 && (double)b.kc * (double)(N < b.nc ? N : b.nc) * 4 > (double)l2 / 2);
+    b.ir_outer = !u->jr_outer && (double)b.kc * (double)(N < b.nc ? N : b.nc) * 4 > (double)l2 / 2;
     if (b.ir_outer) b.nc = mb_gemm_round_down(l2 / 2 / (b.kc * 4), u->nr, u->nr);
     b.direct_a = 0;
     b.direct_b = 0;

@@ -6,8 +6,8 @@
 # the medians, and writes RESULTS_DIR/targets.json (the runs) and RESULTS_DIR/TARGETS.md (the table), whole
 # or not at all. Repetitions run in Google Benchmark's random interleaving (fixed seed), so a slow phase of
 # the VM falls on ours and the peers' repetitions alike instead of on whichever ran in it (run in turn, ours
-# read 0.90x oneDNN at n = 1024 in one run where interleaved runs read 0.97-1.0x). Ratios are peer time / our time (> 1: ours faster) from wall-clock medians of the same run,
-# so the 2-thread rows are honest. MB_RUNS (default 1) repeats the whole run: each figure is then the median
+# read 0.90x oneDNN at n = 1024 in one run where interleaved runs read 0.97-1.0x). Ratios are peer time /
+# our time (> 1: ours faster) from wall-clock medians of the same run, so the 2-thread rows are honest. MB_RUNS (default 1) repeats the whole run: each figure is then the median
 # of the runs' figures, with their range, because this VM drifts by 5-10 % over minutes (peers and ours, not
 # together). Fractions of peak are a variant's best repetition against the best FMA peak seen (each run's own
 # and one `--mb_peak` after each run; 180-240 GFLOP/s AVX-512 were read within minutes): best against best.

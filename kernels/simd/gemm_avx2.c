@@ -215,6 +215,6 @@ static void ukr_batch(const struct mb_gemm *p, int64_t b0, int64_t b1, const flo
 
 enum mb_status mb_gemm_avx2(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, 2 * MR, -1, 1, NULL, 0, 0, 0};
+    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, 2 * MR, 1, 1, NULL, 0, 0, 0};
     return mb_gemm_drive(p, x, &u);
 }

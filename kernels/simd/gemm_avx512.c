@@ -27,8 +27,7 @@
  *   L2 (512 here) repacks A N / 512 times, and perf (cpu-clock) put pack_a at 4.5 % and pack_b at 1 % of
  *   an n = 2048 run against ukr_packed's 91 %. Now jr outer with NC = N (driver: A and B packed once,
  *   packing ~2 %), KC 512 (.kc_max: the B sliver 64 KiB, 4/3 of L1, partly from L2), the C tile prefetched
- *   into L2, not L1 (rows 8 KiB apart
- *   at n = 2048 fall in two L1 sets). Same-process interleaved ratios to oneDNN (8 repetitions, medians):
+ *   into L2, not L1 (rows 8 KiB apart at n = 2048 fall in two L1 sets). Same-process interleaved ratios to oneDNN (8 repetitions, medians):
  *     n       before (ir outer)   jr outer, NC = N   + C into L2   + KC 384     + KC 512
  *     512     0.94-0.96           0.94-0.96          0.94-0.96     0.95-0.97    0.96-0.97
  *     1024    0.95-0.97           0.93-0.98          0.94-0.98     0.99-1.00    0.97-0.99
@@ -481,6 +480,6 @@ static void ukr_wide(const struct mb_gemm *p, int64_t b0, int64_t b1, const floa
 
 enum mb_status mb_gemm_avx512(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, MR, -1, 0, ukr_wide, 64, 1, 512};
+    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, MR, 1, 0, ukr_wide, 64, 1, 512};
     return mb_gemm_drive(p, x, &u);
 }
