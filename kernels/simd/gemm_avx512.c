@@ -26,7 +26,7 @@
  *   driver around ukr_packed). What the ir-outer order of the SPR rounds lost was packing: NC = half of
  *   L2 (512 here) repacks A N / 512 times, and perf (cpu-clock) put pack_a at 4.5 % and pack_b at 1 % of
  *   an n = 2048 run against ukr_packed's 91 %. Now jr outer with NC = N (driver: A and B packed once,
- *   packing ~2 %), KC 512 (.kc_max: the B sliver 64 KiB, 4/3 of L1, partly from L2), the C tile prefetched
+ *   perf: packing ~2 % at n = 2048; timed, 3-5 %: below), KC 512 (.kc_max: the B sliver 64 KiB, 4/3 of L1, partly from L2), the C tile prefetched
  *   into L2, not L1 (rows 8 KiB apart at n = 2048 fall in two L1 sets). Same-process interleaved ratios to oneDNN (8 repetitions, medians):
  *     n       before (ir outer)   jr outer, NC = N   + C into L2   + KC 384     + KC 512
  *     512     0.94-0.96           0.94-0.96          0.94-0.96     0.95-0.97    0.96-0.97
@@ -49,6 +49,16 @@
  *   inside the k loop with jr outer and KC 512 (level), M cut into equal MC blocks of whole slivers (512 =
  *   8 + 8 + 7 + 7 + 7 slivers instead of 4 x 9 + one 8-row block; level). perf annotate at n = 2048:
  *   samples spread evenly over the k loop's FMAs and broadcasts, none on the epilogue.
+ *   Where the rest goes, timed (a throwaway harness running the driver's loops around ukr_packed, M = N = K = n,
+ *   KC 512, MC 126, 1 thread; peak 265-272 in the same minutes): with panels packed beforehand 249-256 GFLOP/s at
+ *   n = 512..2048 (0.93-0.96; the same kernel on L1-resident slivers 259-263); packing each block as the driver
+ *   does costs pack_a 2.2 / 2.0 / 1.6 % and pack_b 3.1 / 2.5 / 1.5 % of the time at n = 512 / 1024 / 2048 (perf
+ *   agrees: mb_gemm_run, where the packing is inlined, 5.5 % of the GEMM at n = 1024), so the whole lands at
+ *   0.89-0.92. Tried on that: pack_b two slivers at a time (3x faster alone, slower in the loops: driver
+ *   comment), packing each B sliver in the first MC block just before its tiles with its source rows
+ *   prefetched into L2 between the previous sliver's tiles (pack_b 3.1 -> 1.6 % at n = 512, 1.5 -> 1.1 % at
+ *   2048, the total level within the +-1 % noise), transparent huge pages for everything (both oneDNN and ours
+ *   gained, the ratio stayed 0.96-0.98).
  *   Batched 64^3 (wide path): without the next-item prefetch on AMD (driver: mb_gemm_hw_streams_batches)
  *   0.92-0.95 -> 0.98-1.01x LIBXSMM and 2.2-2.8x OpenBLAS at 32..256 items; prefetching only the next
  *   item's B (into L2 or L1) was 2-4 % slower, the C tile's prefetch into L1 / L2 / for write or none level.
