@@ -20,12 +20,20 @@
  * extra; packed slivers are zero-padded to MR / NR, so the micro-kernel always computes a full tile
  * and only its store looks at mr / nr. Row-major A into 6- or 14-tall slivers (AVX2 / AVX-512) goes
  * through 8x8 ymm transposes (mb_gemm_pack_a_rm); row-major B is copied with whole-vector moves.
+ * With jr outer and a .packed_copy_b kernel (AVX-512, AVX2) row-major B has no packing pass at all: in
+ * the first MC block the first tile of each full sliver reads it in place (prefetching MB_GEMM_COPY_B_PF
+ * rows ahead) and stores each row into the packed panel as it goes, so the copy, 2.5-3 % of the time as
+ * a pass of its own (the panel from L3, RFO on its writes), runs under that tile's FMAs; the tiles after
+ * it, and later MC blocks, read the packed sliver. Zen 5, 1 thread, interleaved with oneDNN / OpenBLAS
+ * (3 alternations of 8 repetitions): AVX-512 0.96 -> 0.98-1.0x oneDNN at n = 512, +1-2 % at 1024, level
+ * at 2048 (rows 8 KiB apart, one page each); AVX2 +2-3 % at 256 / 512, level at 1024 / 2048.
  *
  * Micro-kernel contract (struct mb_gemm_ukr), for i < mr, j < nr:
  *     C[i][j] = alpha * sum_p A(i,p) B(p,j) + beta * C[i][j] (+ bias[j])
  *   packed: A(i,p) = a[p*MR + i], B(p,j) = b[p*NR + j], zero-padded slivers (always a full MR x NR);
  *   direct (optional, NULL if absent): A(i,p) = a[i*a_rs + p*a_cs], B(p,j) = b[p*b_rs + j], unpacked;
  *     it must not read A rows >= mr nor B columns >= nr (clamped rows, masked loads).
+ *   packed_copy_b (optional): A packed, B(p,j) = b[p*b_rs + j] with nr == NR, and bp[p*NR + j] = B(p,j).
  *   alpha, beta by pointer, read after the k loop (as values they would hold two vector registers
  *   through it and push an accumulator to the stack);
  *   C via (c_rs, c_cs); beta == 0: C is not read; bias NULL or contiguous (nr valid entries).
@@ -72,6 +80,13 @@
 
 typedef void (*mb_gemm_ukr_packed_fn)(int64_t k, const float *a, const float *b, float *c, int64_t c_rs, int64_t c_cs,
                                       int mr, int nr, const float *alpha, const float *beta, const float *bias);
+/* packed A sliver a; a full sliver of B (nr == NR) in place (unit column stride, row stride b_rs), each of
+ * its k rows also copied into the packed sliver bp for the tiles after this one. The rows are strided
+ * (4 KiB apart at n = 1024): the kernel prefetches MB_GEMM_COPY_B_PF rows ahead into L1. */
+#define MB_GEMM_COPY_B_PF 16
+typedef void (*mb_gemm_ukr_packed_copy_b_fn)(int64_t k, const float *a, const float *b, int64_t b_rs, float *bp,
+                                             float *c, int64_t c_rs, int64_t c_cs, int mr, int nr, const float *alpha,
+                                             const float *beta, const float *bias);
 typedef void (*mb_gemm_ukr_direct_fn)(int64_t k, const float *a, int64_t a_rs, int64_t a_cs, const float *b,
                                       int64_t b_rs, float *c, int64_t c_rs, int64_t c_cs, int mr, int nr,
                                       const float *alpha, const float *beta, const float *bias);
@@ -97,6 +112,7 @@ struct mb_gemm_ukr {
     int wide_max_n;
     int direct_b; /* 1: with A in place (direct_a), B too when it fits a quarter of L2: nothing packed */
     int kc_max;   /* largest KC (0: 384) */
+    mb_gemm_ukr_packed_copy_b_fn packed_copy_b; /* jr outer, row-major B: packs B inside each sliver's first tile */
 };
 
 /* Store an MR x NR tile t (leading dimension ldt) into C with alpha / beta / bias: the generic edge
@@ -375,6 +391,9 @@ static void mb_gemm_block(const struct mb_gemm *p, const struct mb_gemm_ukr *u, 
 {
     const int MR = u->mr, NR = u->nr;
     const int direct_a = bk.direct_a;
+    /* jr outer with row-major B: no pack_b pass; the first MC block's first tile of each sliver reads the
+     * sliver in place and packs it on the way (.packed_copy_b), so the copy runs under that tile's FMAs */
+    const int copy_b = u->packed_copy_b && !direct_a && !bk.direct_b && !bk.ir_outer && p->b_cs == 1;
     /* K split into equal KC passes (multiples of 8, at most bk.kc): K = 512 with KC = 384 runs 256 + 256,
      * not 384 + 128 (a short last pass pays C's load and store for a third of the k steps) */
     const int64_t npc = mb_gemm_cdiv(p->K, bk.kc);
@@ -389,10 +408,11 @@ static void mb_gemm_block(const struct mb_gemm *p, const struct mb_gemm_ukr *u, 
             /* bpp + jr * bjs: the sliver at column jr, row stride brs (packed, or B in place) */
             const float *bpp = bp;
             int64_t bjs = kc, brs = NR;
+            const float *bs = B + pc * p->b_rs + jc * p->b_cs;
             if (bk.direct_b)
-                bpp = B + pc * p->b_rs + jc, bjs = 1, brs = p->b_rs;
-            else
-                mb_gemm_pack_b(NR, kc, nc, B + pc * p->b_rs + jc * p->b_cs, p->b_rs, p->b_cs, bp);
+                bpp = bs, bjs = 1, brs = p->b_rs;
+            else if (!copy_b)
+                mb_gemm_pack_b(NR, kc, nc, bs, p->b_rs, p->b_cs, bp);
             for (int64_t ic = m0; ic < m1; ic += bk.mc) {
                 int64_t mc = m1 - ic < bk.mc ? m1 - ic : bk.mc;
                 const float *as = A + ic * p->a_rs + pc * p->a_cs;
@@ -403,10 +423,20 @@ static void mb_gemm_block(const struct mb_gemm *p, const struct mb_gemm_ukr *u, 
                             mb_gemm_tile(p, u, direct_a, kc, mc, nc, ir, jr, as, ap, bpp, bjs, brs,
                                          C + ic * p->c_rs + jc * p->c_cs, &beta, bi);
                 } else {
-                    for (int64_t jr = 0; jr < nc; jr += NR)
-                        for (int64_t ir = 0; ir < mc; ir += MR)
+                    for (int64_t jr = 0; jr < nc; jr += NR) {
+                        int64_t ir = 0;
+                        if (copy_b && ic == m0 && nc - jr < NR) /* a partial last sliver: packed here */
+                            mb_gemm_pack_b(NR, kc, nc - jr, bs + jr, p->b_rs, 1, bp + jr * kc);
+                        else if (copy_b && ic == m0) { /* the sliver's first tile packs it */
+                            u->packed_copy_b(kc, ap, bs + jr, p->b_rs, bp + jr * kc, C + ic * p->c_rs + (jc + jr) * p->c_cs,
+                                             p->c_rs, p->c_cs, mc < MR ? (int)mc : MR, NR, &p->alpha, &beta,
+                                             bi ? bi + jr : NULL);
+                            ir = MR;
+                        }
+                        for (; ir < mc; ir += MR)
                             mb_gemm_tile(p, u, direct_a, kc, mc, nc, ir, jr, as, ap, bpp, bjs, brs,
                                          C + ic * p->c_rs + jc * p->c_cs, &beta, bi);
+                    }
                 }
             }
         }

@@ -305,11 +305,14 @@ static void sweep_blocked(const int64_t (*shapes)[3], size_t n, int tb2, const c
 }
 
 /* ---- packed A: row-major A larger than half of L2, so the blocked path packs it (the SIMD transposes
- * of mb_gemm_pack_a): full and partial slivers, K tails that are and are not multiples of 8 ---------- */
+ * of mb_gemm_pack_a): full and partial slivers, K tails that are and are not multiples of 8. Row-major B
+ * is then packed by the first tile of each full sliver (.packed_copy_b, AVX-512 / AVX2): several full
+ * slivers and a partial one (N = 100), an MC block shorter than MR (M = 13: A is 1.2 MiB through K) --- */
 static void test_packed_a(void **state)
 {
     (void)state;
-    static const int64_t shapes[][3] = {{531, 37, 601}, {1008, 20, 400}, {518, 40, 768}, {700, 17, 389}};
+    static const int64_t shapes[][3] = {{531, 37, 601}, {1008, 20, 400}, {518, 40, 768},
+                                        {700, 17, 389}, {300, 100, 700}, {13, 70, 24000}};
     sweep_blocked(shapes, sizeof shapes / sizeof *shapes, 1, "packed A");
 }
 
@@ -379,8 +382,9 @@ static void test_edges(void **state)
             inst_free(&t);
         }
         /* a workspace too small for one panel pair: MB_ENOMEM (blocked variants), C untouched */
-        if (is_blocked(k)) {
-            struct cfg c = {100, 100, 100, 0, 0, 0, 1, 0, {1, 1}, 0, 0, 1.0f, 0.0f, 0, 1};
+        /* 300 x 100 x 700: A packed; 128 KiB holds a few slivers, not the whole panel (several jc blocks) */
+        for (int w = 0; w < 2 && is_blocked(k); w++) {
+            struct cfg c = {w ? 300 : 100, 100, w ? 700 : 100, 0, 0, 0, 1, 0, {1, 1}, 0, 0, 1.0f, 0.0f, 0, 1};
             struct inst t;
             inst_make(&t, &c);
             struct mb_exec x = *exec_for(1);
@@ -392,9 +396,10 @@ static void test_edges(void **state)
                 fails++;
             }
             /* a workspace just big enough for a few panels still gives the right answer */
-            x.work_size = 64 << 10;
+            x.work_size = (size_t)(w ? 128 : 64) << 10;
             inst_reset(&t);
             s = k->fn.GEMM(&t.p, &x);
+            if (s != MB_OK) printf("  %s: %zu-byte workspace gave %s\n", k->variant, x.work_size, mb_status_str(s));
             fails += s != MB_OK || inst_check(&t, k->variant, &c);
             inst_free(&t);
         }

@@ -62,14 +62,16 @@ static inline __m256i tail_mask(int n)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* R rows x NV vectors; DIRECT: unpacked A (a_rs, a_cs) and B (b_rs, masked last vector). R, NV and
- * DIRECT are constants at every call; the unroll pragmas make gcc -O2 unroll the row / vector loops
- * fully, without which acc[][] stays on the stack (gcc -O2 does not unroll them by itself). */
+/* R rows x NV vectors; DIRECT: unpacked A (a_rs, a_cs) and B (b_rs, masked last vector). Packed A with
+ * bcopy set (the driver's .packed_copy_b; NV == 2, a full sliver): B read in place (row stride b_rs) and
+ * each row copied into the packed sliver bcopy as it goes. R, NV and DIRECT are constants at every call;
+ * the unroll pragmas make gcc -O2 unroll the row / vector loops fully, without which acc[][] stays on
+ * the stack (gcc -O2 does not unroll them by itself). */
 static inline __attribute__((always_inline)) void body(const int R, const int NV, const int DIRECT, int64_t k,
                                                        const float *a, int64_t a_rs, int64_t a_cs, const float *b,
                                                        int64_t b_rs, float *c, int64_t c_rs, int64_t c_cs, int mr,
                                                        int nr, const float *alpha_p, const float *beta_p,
-                                                       const float *bias)
+                                                       const float *bias, float *bcopy)
 {
     __m256 acc[MR][2];
 #pragma GCC unroll 16
@@ -95,9 +97,16 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
         }
     } else {
         mb_gemm_prefetch_c(c, c_rs, c_cs, R, mr, nr, 0);
+        const int64_t pfd = MB_GEMM_COPY_B_PF * b_rs;
 #pragma GCC unroll 4
-        for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
+        for (int64_t p = 0; p < k; p++, a += MR, b += b_rs) {
             __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            if (bcopy) {
+                _mm256_storeu_ps(bcopy + p * NR, b0);
+                _mm256_storeu_ps(bcopy + p * NR + 8, b1);
+                _mm_prefetch((const char *)(b + pfd), _MM_HINT_T0);
+                _mm_prefetch((const char *)(b + pfd + 15), _MM_HINT_T0);
+            }
 #pragma GCC unroll 16
             for (int i = 0; i < R; i++) {
                 __m256 av = _mm256_broadcast_ss(&a[i]);
@@ -143,15 +152,22 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
 static void ukr_packed(int64_t k, const float *a, const float *b, float *c, int64_t c_rs, int64_t c_cs, int mr, int nr,
                        const float *alpha, const float *beta, const float *bias)
 {
-    body(MR, 2, 0, k, a, 1, MR, b, NR, c, c_rs, c_cs, mr, nr, alpha, beta, bias);
+    body(MR, 2, 0, k, a, 1, MR, b, NR, c, c_rs, c_cs, mr, nr, alpha, beta, bias, NULL);
+}
+
+/* packed A, a full sliver of B in place (unit column stride), copied into the packed sliver bp on the way */
+static void ukr_packed_copy_b(int64_t k, const float *a, const float *b, int64_t b_rs, float *bp, float *c, int64_t c_rs,
+                              int64_t c_cs, int mr, int nr, const float *alpha, const float *beta, const float *bias)
+{
+    body(MR, 2, 0, k, a, 1, MR, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias, bp);
 }
 
 #define DIRECT_CASE(R)                                                                                                 \
     case R:                                                                                                            \
         if (nr > 8)                                                                                                    \
-            body(R, 2, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);                        \
+            body(R, 2, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias, NULL);                  \
         else                                                                                                           \
-            body(R, 1, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);                        \
+            body(R, 1, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias, NULL);                  \
         break;
 
 /* in place: specialised on the row count and on 1 or 2 vectors */
@@ -179,9 +195,9 @@ batch_loop(const int R, const int NV, const int TWO, const struct mb_gemm *p, in
     for (int64_t b = b0; b < b1; b++, mb_gemm_iter_next(&it, p)) {
         if (TWO)
             body(MR, NV, 1, p->K, p->A + it.oa, p->a_rs, p->a_cs, p->B + it.ob, p->b_rs, p->C + it.oc, p->c_rs, p->c_cs,
-                 MR, (int)p->N, &p->alpha, &p->beta, bias);
+                 MR, (int)p->N, &p->alpha, &p->beta, bias, NULL);
         body(R, NV, 1, p->K, p->A + it.oa + ao, p->a_rs, p->a_cs, p->B + it.ob, p->b_rs, p->C + it.oc + co, p->c_rs,
-             p->c_cs, R, (int)p->N, &p->alpha, &p->beta, bias);
+             p->c_cs, R, (int)p->N, &p->alpha, &p->beta, bias, NULL);
     }
 }
 
@@ -215,6 +231,6 @@ static void ukr_batch(const struct mb_gemm *p, int64_t b0, int64_t b1, const flo
 
 enum mb_status mb_gemm_avx2(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, 2 * MR, 1, 1, NULL, 0, 0, 0};
+    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, 2 * MR, 1, 1, NULL, 0, 0, 0, ukr_packed_copy_b};
     return mb_gemm_drive(p, x, &u);
 }

@@ -158,14 +158,16 @@ static inline __attribute__((always_inline)) __m512 bcast_row(const char *base, 
     return v;
 }
 
-/* R rows x NV vectors; DIRECT: unpacked A (a_rs, a_cs) and B (b_rs, masked last vector). R, NV and
- * DIRECT are constants at every call; the unroll pragmas make gcc -O2 unroll the row / vector loops
- * fully, without which acc[][] stays on the stack (gcc -O2 does not unroll them by itself). */
+/* R rows x NV vectors; DIRECT: unpacked A (a_rs, a_cs) and B (b_rs, masked last vector). Packed A with
+ * bcopy set (the driver's .packed_copy_b; NV == 2, a full sliver): B read in place (row stride b_rs) and
+ * each row copied into the packed sliver bcopy as it goes. R, NV and DIRECT are
+ * constants at every call; the unroll pragmas make gcc -O2 unroll the row / vector loops fully, without
+ * which acc[][] stays on the stack (gcc -O2 does not unroll them by itself). */
 static inline __attribute__((always_inline)) void body(const int R, const int NV, const int DIRECT, int64_t k,
                                                        const float *a, int64_t a_rs, int64_t a_cs, const float *b,
                                                        int64_t b_rs, float *c, int64_t c_rs, int64_t c_cs, int mr,
                                                        int nr, const float *alpha_p, const float *beta_p,
-                                                       const float *bias)
+                                                       const float *bias, float *bcopy)
 {
     __m512 acc[MR][4]; /* NV <= 2, or 4 with R <= 6 (the wide path) */
     if (DIRECT) {      /* R == mr at every call; k >= 1 always (K == 0 never reaches a micro-kernel) */
@@ -201,9 +203,16 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
 #pragma GCC unroll 16
             for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
         mb_gemm_prefetch_c(c, c_rs, c_cs, R, mr, nr, 1);
+        const int64_t pfd = MB_GEMM_COPY_B_PF * b_rs;
 #pragma GCC unroll 2
-        for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
+        for (int64_t p = 0; p < k; p++, a += MR, b += b_rs) {
             __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+            if (bcopy) {
+                _mm512_storeu_ps(bcopy + p * NR, b0);
+                _mm512_storeu_ps(bcopy + p * NR + 16, b1);
+                _mm_prefetch((const char *)(b + pfd), _MM_HINT_T0);
+                _mm_prefetch((const char *)(b + pfd + 16), _MM_HINT_T0);
+            }
 #pragma GCC unroll 16
             for (int i = 0; i < R; i++) {
                 __m512 av = _mm512_set1_ps(a[i]);
@@ -241,16 +250,23 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
 #define DIRECT_CASE(R)                                                                                                 \
     case R:                                                                                                            \
         if (nr > 16)                                                                                                   \
-            body(R, 2, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);                        \
+            body(R, 2, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias, NULL);                  \
         else                                                                                                           \
-            body(R, 1, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias);                        \
+            body(R, 1, 1, k, a, a_rs, a_cs, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias, NULL);                  \
         break;
 
 /* packed, zero-padded slivers: always the full tile */
 static void ukr_packed(int64_t k, const float *a, const float *b, float *c, int64_t c_rs, int64_t c_cs, int mr, int nr,
                        const float *alpha, const float *beta, const float *bias)
 {
-    body(MR, 2, 0, k, a, 1, MR, b, NR, c, c_rs, c_cs, mr, nr, alpha, beta, bias);
+    body(MR, 2, 0, k, a, 1, MR, b, NR, c, c_rs, c_cs, mr, nr, alpha, beta, bias, NULL);
+}
+
+/* packed A, a full sliver of B in place (unit column stride), copied into the packed sliver bp on the way */
+static void ukr_packed_copy_b(int64_t k, const float *a, const float *b, int64_t b_rs, float *bp, float *c, int64_t c_rs,
+                              int64_t c_cs, int mr, int nr, const float *alpha, const float *beta, const float *bias)
+{
+    body(MR, 2, 0, k, a, 1, MR, b, b_rs, c, c_rs, c_cs, mr, nr, alpha, beta, bias, bp);
 }
 
 /* in place: specialised on the row count and on 1 or 2 vectors */
@@ -284,7 +300,7 @@ static inline __attribute__((always_inline)) void batch_loop(const int R, const 
     mb_gemm_iter_init(&it, p, b0);
     for (int64_t b = b0; b < b1; b++, mb_gemm_iter_next(&it, p))
         body(R, NV, 1, p->K, p->A + it.oa, p->a_rs, p->a_cs, p->B + it.ob, p->b_rs, p->C + it.oc, p->c_rs, p->c_cs, R,
-             (int)p->N, &p->alpha, &p->beta, bias); /* M == R here */
+             (int)p->N, &p->alpha, &p->beta, bias, NULL); /* M == R here */
 }
 
 #define BATCH_CASE(R)                                                                                                  \
@@ -327,7 +343,8 @@ static inline __attribute__((always_inline)) void wide_tile(const int R, const i
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
             _mm_prefetch((const char *)(c + i * p->c_rs + (16 * v < p->N ? 16 * v : 0) * p->c_cs), _MM_HINT_T0);
-    body(R, NV, 1, p->K, a, p->a_rs, p->a_cs, b, p->b_rs, c, p->c_rs, p->c_cs, R, (int)p->N, &p->alpha, &p->beta, bias);
+    body(R, NV, 1, p->K, a, p->a_rs, p->a_cs, b, p->b_rs, c, p->c_rs, p->c_cs, R, (int)p->N, &p->alpha, &p->beta, bias,
+         NULL);
 }
 
 /* The full 6 x 64 tile (A unit column stride, k >= 1) in asm: zmm0-23 accumulate, zmm24-27 the row of B
@@ -490,6 +507,6 @@ static void ukr_wide(const struct mb_gemm *p, int64_t b0, int64_t b1, const floa
 
 enum mb_status mb_gemm_avx512(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, MR, 1, 0, ukr_wide, 64, 1, 512};
+    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, ukr_direct, ukr_batch, MR, 1, 0, ukr_wide, 64, 1, 512, ukr_packed_copy_b};
     return mb_gemm_drive(p, x, &u);
 }

@@ -92,6 +92,6 @@ static void ukr_packed(int64_t kc, const float *restrict a, const float *restric
 
 enum mb_status mb_gemm_neon(const struct mb_gemm *p, const struct mb_exec *x)
 {
-    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, NULL, NULL, 0, 0, 0, NULL, 0, 0, 0};
+    static const struct mb_gemm_ukr u = {MR, NR, ukr_packed, NULL, NULL, 0, 0, 0, NULL, 0, 0, 0, NULL};
     return mb_gemm_drive(p, x, &u);
 }
