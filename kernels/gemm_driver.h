@@ -26,7 +26,10 @@
  * a pass of its own (the panel from L3, RFO on its writes), runs under that tile's FMAs; the tiles after
  * it, and later MC blocks, read the packed sliver. Zen 5, 1 thread, interleaved with oneDNN / OpenBLAS
  * (3 alternations of 8 repetitions): AVX-512 0.96 -> 0.98-1.0x oneDNN at n = 512, +1-2 % at 1024, level
- * at 2048 (rows 8 KiB apart, one page each); AVX2 +2-3 % at 256 / 512, level at 1024 / 2048.
+ * at 2048 (rows 8 KiB apart, one page each); AVX2 +2-3 % at 256 / 512, level at 1024 / 2048. The same
+ * for A (column 0's tiles reading A's rows in place through the direct kernel, storing each broadcast
+ * into the packed sliver; pack_a is ~2 % of the time at n = 512 / 1024) was 1-2 % slower at 512 / 1024
+ * and level at 2048: 14 rows 2-8 KiB apart share L1 sets, the aliasing that keeps A packed.
  *
  * Micro-kernel contract (struct mb_gemm_ukr), for i < mr, j < nr:
  *     C[i][j] = alpha * sum_p A(i,p) B(p,j) + beta * C[i][j] (+ bias[j])
