@@ -22,7 +22,9 @@
  *   the packed 6x16 kernel on L1-resident slivers runs at 0.97 of the AVX2 peak (kc 384); in the GEMM,
  *   perf (cpu-clock, n = 1024) gives the kernel 97 % of the time and packing ~3 %, the kernel there at
  *   ~0.91: the whole is 0.86-0.92 of the best peak seen, level with OpenBLAS's Haswell kernels (0.95-1.03x,
- *   same-process interleaved). Tried here without a gain (interleaved, 2-3 rounds): KC 512 / 768, MC 120,
+ *   same-process interleaved); with B packed inside each sliver's first tile (.packed_copy_b, +2-3 % at
+ *   256 / 512) `MB_RUNS=3 make targets` at git ead02c8 reads 0.92 / 0.94 / 0.93 / 0.95 of the best peak
+ *   at n = 256..2048 (ranges 0.91-0.96), 0.99-1.02x OpenBLAS. Tried here without a gain (interleaved, 2-3 rounds): KC 512 / 768, MC 120,
  *   the C tile into L2 instead of L1 (which AVX-512 takes); at n = 256 / 512, A read in place (0.92 / 0.98x
  *   OpenBLAS against 0.98 / 0.98x packed), A and B in place (0.96 / 0.98x), packed A with B read in place
  *   by the direct kernel (0.93 / 0.97x): packing A stays.

@@ -35,11 +35,15 @@
  *     2064    0.91-0.92           0.97-1.00          0.96-0.99     0.97-0.98    0.97-0.99
  *   (each column a separate pair of rounds; KC 384 and 512 also interleaved with each other: 512 ahead
  *   by 2 % at n = 512, level to +2 % elsewhere; KC 768 level).
- *   `MB_RUNS=3 make targets` (3 x 3 interleaved repetitions, medians): 1.01 / 0.95 / 0.96 / 0.98x oneDNN,
- *   0.96 / 0.89 / 0.91 / 0.90 of the best peak seen, 2.06 / 1.85 / 1.95 / 1.91x OpenBLAS at n = 256..2048:
- *   the >= 1.0x oneDNN and >= 0.93 of peak targets are met at 256 only, short by 2-5 % / 0.02-0.04 above
- *   (README table). What is left is the kernel inside the loops (A slivers and part of the B sliver from
- *   L2, C from L3: 0.93-0.95 there against 0.99 on L1 data), not packing. Tried without a gain here: software
+ *   `MB_RUNS=3 make targets` (3 x 3 interleaved repetitions, medians), at git 3a55620 (B packed in a pass
+ *   of its own): 1.01 / 0.95 / 0.96 / 0.98x oneDNN, 0.96 / 0.89 / 0.91 / 0.90 of the best peak seen,
+ *   2.06 / 1.85 / 1.95 / 1.91x OpenBLAS at n = 256..2048; at git ead02c8 (the driver's .packed_copy_b: B
+ *   packed inside each sliver's first tile): 0.99 / 0.98 / 0.98 / 0.97x oneDNN (ranges 0.98-1.00 /
+ *   0.95-1.00 / 0.97-1.02 / 0.97-0.98), 0.95 / 0.92 / 0.93 / 0.91 of the best peak (oneDNN 0.96 / 0.94 /
+ *   0.94 / 0.93), 2.04 / 1.97 / 1.93 / 1.99x OpenBLAS: >= 1.9x OpenBLAS met everywhere, >= 0.93 of peak
+ *   short by 0.01 / 0.02 at 512 / 2048, >= 1.0x oneDNN short by 1-3 % (README table). What is left is
+ *   mostly the kernel inside the loops (A slivers and part of the B sliver from L2, C from L3: 0.93-0.96
+ *   there against 0.99 on L1 data), then A's packing (~2 %, below). Tried without a gain here: software
  *   prefetch of the B / A slivers 8 or 16 k steps ahead (level), prefetch of the next A block's rows
  *   into L2 under the current block (level), A read in place at n >= 1024 (0.75-0.85x: 14 rows 8 KiB
  *   apart alias in L1), packing each A sliver just before its jr loop (level), MC 336 / 378 / 504 (level),
