@@ -52,7 +52,14 @@
  *   specialised on the last sliver's row count (level), prefetcht0 of B (and A) 16 / 32 k steps ahead
  *   inside the k loop with jr outer and KC 512 (level), M cut into equal MC blocks of whole slivers (512 =
  *   8 + 8 + 7 + 7 + 7 slivers instead of 4 x 9 + one 8-row block; level). perf annotate at n = 2048:
- *   samples spread evenly over the k loop's FMAs and broadcasts, none on the epilogue.
+ *   samples spread evenly over the k loop's FMAs and broadcasts, none on the epilogue. After ead02c8
+ *   (3 interleaved alternations, medians of 3, x oneDNN at n = 512 / 2048; noise +-2-3 %): tiles taken
+ *   G slivers of B at a time so G consecutive tiles share C's rows, G = 1 / 2 / 4: 0.99-1.00 / 0.98-1.00
+ *   / 0.97-1.01 and 0.98-1.01 / 0.97-0.99 / 0.97-1.00 (level); A copied row-major into a buffer with a
+ *   skewed stride (kc + 16) and run by the direct kernel, no transpose: +1-2 % at 512 in two rounds of
+ *   three, 0.78-0.86 at 2048 (0.86-0.91 with the C prefetch added: 14 broadcast streams); an upper
+ *   bound with C neither loaded nor prefetched (wrong results): level at 512, 0.90-0.92 at 2048, so C's
+ *   reads are free at 512 and its prefetch is what keeps 2048 at 0.97.
  *   Where the rest goes, timed (a throwaway harness running the driver's loops around ukr_packed, M = N = K = n,
  *   KC 512, MC 126, 1 thread; peak 265-272 in the same minutes): with panels packed beforehand 249-256 GFLOP/s at
  *   n = 512..2048 (0.93-0.96; the same kernel on L1-resident slivers 259-263); packing each block as the driver
