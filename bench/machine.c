@@ -109,6 +109,18 @@ static bool cpu_scaling(void)
     return on;
 }
 
+/* The kernel's THP mode, e.g. "madvise" (the bracketed word), or "" when the file is absent */
+static void thp_mode(char *out, size_t n)
+{
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    char line[128] = "", *l, *r;
+    out[0] = 0;
+    if (!f) return;
+    if (fgets(line, sizeof line, f) && (l = strchr(line, '[')) && (r = strchr(l, ']')))
+        snprintf(out, n, "%.*s", (int)(r - l - 1), l + 1);
+    fclose(f);
+}
+
 __attribute__((format(printf, 3, 4))) static void extra(struct mb_machine *m, const char *key, const char *fmt, ...)
 {
     if (m->nextra >= (int)(sizeof m->extra_key / sizeof m->extra_key[0])) {
@@ -184,6 +196,10 @@ void mb_machine_info(struct mb_machine *m)
     extra(m, "kernel_caches",
           "l1d=%lld l2=%lld l3=%lld (bytes, hwloc; passed in mb_exec, tiled kernels block for them)", (long long)l1d,
           (long long)l2, (long long)l3);
+    char thp[32];
+    thp_mode(thp, sizeof thp);
+    extra(m, "transparent_hugepage", "%s (the suite's workspace asks for huge pages with madvise; operands do not)",
+          *thp ? thp : "unknown");
     int all = mb_opts.threads > 0 ? mb_opts.threads : mb_machine_cores();
     extra(m, "threads_all", "%d (one per core, pinned with hwloc)", all);
     extra(m, "perf_counters", "%s", mb_counters_status());
