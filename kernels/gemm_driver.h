@@ -176,6 +176,16 @@ struct mb_gemm_blk {
     int ir_outer; /* macro-kernel order, see mb_gemm_blocking */
 };
 
+/* Rows of an MR-row sliver of A read in place (row stride rs_bytes) that share row 0's L1 set: L1s
+ * of 64 sets of 64-byte lines (4 KiB a way: every AVX-512 and AVX2 core so far) map rows 4 KiB apart
+ * onto one set, and 14 rows then overflow a 12-way set. */
+static inline int mb_gemm_rows_per_set(int64_t rs_bytes, int mr)
+{
+    int n = 0;
+    for (int i = 0; i < mr; i++) n += ((i * rs_bytes) & 4095) < 64;
+    return n;
+}
+
 static inline int64_t mb_gemm_cdiv(int64_t a, int64_t b)
 {
     return (a + b - 1) / b;
@@ -671,9 +681,13 @@ static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exe
     size_t nbias = p->bias ? ((size_t)p->N + al - 1) / al * al : 0;
     /* row-major A (unit column stride) small enough to stay in L2: the direct micro-kernel broadcasts
      * from A's rows in place (BLIS "sup" style) and only B is packed. Saves the A transpose-pack, a
-     * fifth of the time at n = 256; measured slower once A outgrows L2 (n >= 1024), so packed there. */
+     * fifth of the time at n = 256; measured slower once A outgrows L2 (n >= 1024), so packed there,
+     * and when its rows alias in L1 (mb_gemm_rows_per_set; AVX-512, x oneDNN: M = 128, K = 1024
+     * 0.82-0.85 -> 0.94-0.96; M = 64, K = 2048 0.72-0.76 -> 0.85-0.87). Up to all of L2 when K <= KC
+     * was 1 % ahead at n = 512 but 1-5 % behind at 1024 x 1024 x 256, 768 x 512 x 320, 512 x 1024 x 512. */
+    const double l2b = x->l2 > 0 ? (double)x->l2 : (double)(1 << 20);
     bk.direct_a = !u->pack_a && u->direct != NULL && p->a_cs == 1 &&
-                  (double)p->M * (double)p->K * 4 <= (x->l2 > 0 ? x->l2 : 1 << 20) / 2;
+                  (double)p->M * (double)p->K * 4 <= l2b / 2 && mb_gemm_rows_per_set(p->a_rs * 4, MR) <= MR / 2;
     /* the batch's operands outgrow L2: prefetching the next item under the current one's tiles gained
      * 5-7 % at 64 / 256 x 64^3; when they stay in L2 the prefetches only cost (~4 % at 8 x 64^3; AVX-512
      * 32 x 64^3, 1.5 MiB of a 2 MiB L2: 164 -> 168 and 160 -> 170 GFLOP/s without them, threshold L2 / 2 -> L2) */

@@ -31,6 +31,10 @@
 #include <string.h>
 
 #include "ops.h"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function" /* only mb_gemm_rows_per_set is used here */
+#include "gemm_driver.h"
+#pragma GCC diagnostic pop
 
 #define PAD      64
 #define SENTINEL 1234.5f
@@ -307,12 +311,20 @@ static void sweep_blocked(const int64_t (*shapes)[3], size_t n, int tb2, const c
 /* ---- packed A: row-major A larger than half of L2, so the blocked path packs it (the SIMD transposes
  * of mb_gemm_pack_a): full and partial slivers, K tails that are and are not multiples of 8. Row-major B
  * is then packed by the first tile of each full sliver (.packed_copy_b, AVX-512 / AVX2): several full
- * slivers and a partial one (N = 100), an MC block shorter than MR (M = 13: A is 1.2 MiB through K) --- */
+ * slivers and a partial one (N = 100), an MC block shorter than MR (M = 13: A is 1.2 MiB through K);
+ * A within half of L2 whose rows alias in L1 (K = 1024 / 2048: rows 4 / 8 KiB apart) is packed too --- */
 static void test_packed_a(void **state)
 {
     (void)state;
-    static const int64_t shapes[][3] = {{531, 37, 601}, {1008, 20, 400}, {518, 40, 768},
-                                        {700, 17, 389}, {300, 100, 700}, {13, 70, 24000}};
+    /* the driver's aliasing rule: rows of a 14-row sliver sharing row 0's L1 set */
+    assert_int_equal(mb_gemm_rows_per_set(4096, 14), 14);
+    assert_int_equal(mb_gemm_rows_per_set(8192, 14), 14);
+    assert_int_equal(mb_gemm_rows_per_set(2048, 14), 7);
+    assert_int_equal(mb_gemm_rows_per_set(1024, 14), 4);
+    assert_int_equal(mb_gemm_rows_per_set(2560, 14), 2);
+    assert_int_equal(mb_gemm_rows_per_set(1028, 14), 4); /* every 4th row 16 bytes on: the same line's set */
+    static const int64_t shapes[][3] = {{531, 37, 601}, {1008, 20, 400}, {518, 40, 768}, {700, 17, 389},
+                                        {300, 100, 700}, {13, 70, 24000}, {120, 40, 1024}, {50, 33, 2048}};
     sweep_blocked(shapes, sizeof shapes / sizeof *shapes, 1, "packed A");
 }
 
