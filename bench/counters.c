@@ -40,20 +40,37 @@ static const char *papi_init(void)
     return rc == PAPI_VER_CURRENT ? NULL : why;
 }
 
-/* Can this machine count hardware events at all? Number of available presets, and a reason when 0. */
+/* Can this machine count hardware events at all? Number of presets that can be added to an event set, and
+ * a reason when 0. PAPI_query_event alone is not enough: on a VM without a virtual PMU libpfm still
+ * recognises the CPU (Zen 3 here: 23 presets "available"), yet adding any of them fails. */
 static int papi_hw_presets(char *why, size_t n)
 {
-    int code = PAPI_PRESET_MASK, avail = 0;
+    int code = PAPI_PRESET_MASK, listed = 0, usable = 0, es = PAPI_NULL, last = PAPI_OK;
+    char first[PAPI_MAX_STR_LEN] = "";
+    if (PAPI_create_eventset(&es) != PAPI_OK) es = PAPI_NULL;
     if (PAPI_enum_event(&code, PAPI_ENUM_FIRST) == PAPI_OK) do {
-            if (PAPI_query_event(code) == PAPI_OK) avail++;
+            if (PAPI_query_event(code) != PAPI_OK) continue;
+            listed++;
+            int rc = es == PAPI_NULL ? PAPI_ECMP : PAPI_add_event(es, code);
+            if (rc == PAPI_OK) {
+                usable++;
+                PAPI_remove_event(es, code);
+            } else if (!*first) {
+                last = rc;
+                PAPI_event_code_to_name(code, first);
+            }
         } while (PAPI_enum_event(&code, PAPI_PRESET_ENUM_AVAIL) == PAPI_OK);
-    if (avail == 0) {
+    if (es != PAPI_NULL) PAPI_destroy_eventset(&es);
+    if (usable == 0) {
         const PAPI_component_info_t *ci = PAPI_get_component_info(0);
-        snprintf(why, n, "PAPI %d.%d: 0 hardware counters%s%.200s", PAPI_VERSION_MAJOR(PAPI_VERSION),
-                 PAPI_VERSION_MINOR(PAPI_VERSION), ci && ci->disabled ? "; " : "",
-                 ci && ci->disabled ? ci->disabled_reason : "");
+        int o = snprintf(why, n, "PAPI %d.%d: 0 hardware counters", PAPI_VERSION_MAJOR(PAPI_VERSION),
+                         PAPI_VERSION_MINOR(PAPI_VERSION));
+        if (listed && o < (int)n)
+            o += snprintf(why + o, n - (size_t)o, "; %d presets listed for this CPU, none can be added (%s: %s)",
+                          listed, first, PAPI_strerror(last));
+        if (ci && ci->disabled && o < (int)n) snprintf(why + o, n - (size_t)o, "; %.200s", ci->disabled_reason);
     }
-    return avail;
+    return usable;
 }
 #endif
 
@@ -77,7 +94,7 @@ int mb_counters_setup(const char *events)
         else if (presets == 0)
             snprintf(status, sizeof status, "not requested (%s)", why);
         else
-            snprintf(status, sizeof status, "not requested (PAPI: %d hardware presets available)", presets);
+            snprintf(status, sizeof status, "not requested (PAPI: %d hardware presets can be counted)", presets);
         return 0;
     }
     if (err) {
