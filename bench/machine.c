@@ -163,6 +163,14 @@ void mb_machine_info(struct mb_machine *m)
     add_caches(m);
     if (getloadavg(m->load_avg, 3) < 0) m->load_avg[0] = m->load_avg[1] = m->load_avg[2] = 0.0;
 
+    /* both VMs this suite was measured on are "vm": the CPU model tells the results apart */
+    hwloc_obj_t pkg = hwloc_get_next_obj_by_type(topology(), HWLOC_OBJ_PACKAGE, NULL);
+    const char *model = pkg ? hwloc_obj_get_info_by_name(pkg, "CPUModel") : NULL,
+               *fam = pkg ? hwloc_obj_get_info_by_name(pkg, "CPUFamilyNumber") : NULL,
+               *num = pkg ? hwloc_obj_get_info_by_name(pkg, "CPUModelNumber") : NULL;
+    extra(m, "cpu_model", "%s%s%s%s%s%s", model ? model : "unknown", fam ? " (family " : "", fam ? fam : "",
+          fam && num ? ", model " : "", fam && num ? num : "", fam ? ")" : "");
+
     unsigned v = hwloc_get_api_version();
     extra(m, "hwloc_version", "%s (built against; library API %u.%u.%u)", HWLOC_VERSION, v >> 16, (v >> 8) & 0xff,
           v & 0xff);

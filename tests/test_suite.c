@@ -398,7 +398,7 @@ static void test_machine_info(void **state)
     mb_machine_info(&m);
     assert_true(m.num_cpus >= 1 && m.ncaches >= 1 && m.caches[0].size > 0 && m.caches[0].num_sharing >= 1);
     const char *want[] = {"hwloc_version", "compiler",          "cflags", "git_revision", "openblas_config",
-                          "openblas_core", "OPENBLAS_CORETYPE", "isa",    "peers",        "perf_counters", "transparent_hugepage"};
+                          "openblas_core", "OPENBLAS_CORETYPE", "isa",    "peers",        "perf_counters", "transparent_hugepage", "cpu_model"};
     for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
         int found = 0;
         for (int i = 0; i < m.nextra; i++) found += !strcmp(m.extra_key[i], want[w]) && m.extra_val[i][0];
