@@ -196,7 +196,8 @@ static int usable(const struct mb_kernel *k)
     if (k->kind != MB_KIND_GEMM) return 0;
     if (!mb_kernel_available(k)) {
         size_t i = (size_t)(k - mb_kernels);
-        if (i < sizeof noted && !noted[i]++) printf("  SKIP gemm/%s: not available on this CPU\n", k->variant);
+        if (i < sizeof noted && !noted[i]++)
+            printf("  SKIP gemm/%s: %s\n", k->variant, k->needs & MB_NEED_GPU ? "no GPU" : "not available on this CPU");
         return 0;
     }
     return 1;

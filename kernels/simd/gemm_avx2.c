@@ -7,7 +7,7 @@
  * latency need >= 10 chains; 12 + 2 + 1 = 15 of 16 ymm registers). Edges: zero-padded packed
  * panels, masked stores (vmaskmovps) when C has unit column stride, else mb_gemm_store_tile. The
  * same body, instantiated for 1..6 rows and 1..2 vectors, reads A and B in place for small problems
- * (no packing; A row pointers clamped to the last valid row, masked loads of B).
+ * (no packing; always called with mr == R, so no row is clamped; masked loads of B).
  *
  * Contract: all of struct mb_gemm; never MB_ENOTSUP; MB_ENOMEM only when x->work cannot hold one
  * MR x KC + KC x NR panel pair.
@@ -28,6 +28,15 @@
  *   the C tile into L2 instead of L1 (which AVX-512 takes); at n = 256 / 512, A read in place (0.92 / 0.98x
  *   OpenBLAS against 0.98 / 0.98x packed), A and B in place (0.96 / 0.98x), packed A with B read in place
  *   by the direct kernel (0.93 / 0.97x): packing A stays.
+ *
+ * Verdict on AMD Zen 3 (EPYC Milan-class VM, family 25 model 1: no AVX-512, 32 KiB L1d, 512 KiB L2, AVX2
+ *   peak 97-103 GFLOP/s, VM noise 5-30 % between repetitions): `make targets` reads 0.90-0.92 of the AVX2
+ *   peak at n = 256..2048, 0.98-1.02x OpenBLAS, 1.0-1.4x oneDNN, 2 threads 1.96-2.03x. The direct loop
+ *   now walks A through fixed row offsets (it is always called with mr == R, the old per-row clamped
+ *   pointers cost one add per row per k): 27 % fewer instructions in ukr_direct (callgrind, 32 x 64^3,
+ *   2.72 -> 1.98 per FMA), time level (64^3 batches 0.9-0.95x LIBXSMM before and after, interleaved): the
+ *   loop was not issue-bound. Prefetching the next batch item (mb_gemm_hw_streams_batches off) read
+ *   +0-30 % at 256 x 64^3 and -3-10 % at 64 x 64^3 in 4 noisy rounds: not changed.
  *
  * Earlier verdict (Xeon SPR-class VM; 1 thread, core 0; matbench medians of 3 repetitions of per-thread CPU time,
  * peers in the same run; pct_peak against the avx2 peak matbench measures at start, 12-chain ymm FMA
@@ -84,7 +93,8 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
         const __m256i bm = tail_mask(nr - 8 * (NV - 1));
         const float *ar[MR];
 #pragma GCC unroll 16
-        for (int i = 0; i < R; i++) ar[i] = a + (i < mr ? i : mr - 1) * a_rs;
+        for (int i = 0; i < R; i++) ar[i] = a + i * a_rs;
+#pragma GCC unroll 4
         for (int64_t p = 0; p < k; p++) {
             __m256 bv[2];
 #pragma GCC unroll 16
