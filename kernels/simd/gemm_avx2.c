@@ -30,13 +30,17 @@
  *   by the direct kernel (0.93 / 0.97x): packing A stays.
  *
  * Verdict on AMD Zen 3 (EPYC Milan-class VM, family 25 model 1: no AVX-512, 32 KiB L1d, 512 KiB L2, AVX2
- *   peak 97-103 GFLOP/s, VM noise 5-30 % between repetitions): `make targets` reads 0.90-0.92 of the AVX2
- *   peak at n = 256..2048, 0.98-1.02x OpenBLAS, 1.0-1.4x oneDNN, 2 threads 1.96-2.03x. The direct loop
+ *   peak 93-103 GFLOP/s, VM noise 5-30 % between repetitions): `make targets` read 0.90-0.92 of the best
+ *   AVX2 peak at n = 256..2048 in one run (0.98-1.02x OpenBLAS, 2 threads 1.96-2.03x), medians 0.84-0.89
+ *   (0.94-1.09x OpenBLAS, 0.98-1.37x oneDNN) over `MB_RUNS=3` in a noisier phase. The direct loop
  *   now walks A through fixed row offsets (it is always called with mr == R, the old per-row clamped
  *   pointers cost one add per row per k): 27 % fewer instructions in ukr_direct (callgrind, 32 x 64^3,
  *   2.72 -> 1.98 per FMA), time level (64^3 batches 0.9-0.95x LIBXSMM before and after, interleaved): the
  *   loop was not issue-bound. Prefetching the next batch item (mb_gemm_hw_streams_batches off) read
- *   +0-30 % at 256 x 64^3 and -3-10 % at 64 x 64^3 in 4 noisy rounds: not changed.
+ *   +0-30 % at 256 x 64^3 and -3-10 % at 64 x 64^3 in 4 noisy rounds: not changed. Blocking for the
+ *   32 KiB L1 / 512 KiB L2 (KC 384, MC 84 here): KC 256 (B sliver half of L1) 3-7 % slower at n = 512 /
+ *   1024, MC from half of L2 (168) level at 512 / 2048 (3 rounds each, against OpenBLAS in the same runs:
+ *   ours 88-92 GFLOP/s, OpenBLAS 85-93, BLIS 82-85): the kernel, not the blocking, sets the level.
  *
  * Earlier verdict (Xeon SPR-class VM; 1 thread, core 0; matbench medians of 3 repetitions of per-thread CPU time,
  * peers in the same run; pct_peak against the avx2 peak matbench measures at start, 12-chain ymm FMA
