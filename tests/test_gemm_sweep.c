@@ -1,6 +1,7 @@
 /*
  * test_gemm_sweep.c: every registered GEMM variant this CPU can run (mb_kernels[] enumerated; the
- * others are skipped with a printed line) against an fp64 reference, with guard zones around C.
+ * others are skipped with a printed line) against an fp64 reference, with guard zones around C and A, B
+ * and the bias ending at a PROT_NONE page (our kernels; the peers get copies with slack).
  *
  *   cube      all M, N, K in 1..40, row-major, beta = 0 over a NaN-filled C (must be ignored):
  *             the blocked variants (tiled, simd); naive and the peers get every 3rd size per dim.
@@ -29,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ops.h"
 #pragma GCC diagnostic push
@@ -57,10 +60,42 @@ struct cfg {
     int nthreads;
 };
 
-/* One problem instance: operands sized exactly (ASan sees any read past them), C inside guards. */
+/* n floats ending exactly at a PROT_NONE page: any read past the operand faults. ASan alone does not see
+ * such reads, as the kernels' broadcasts and masked loads are builtins it does not instrument. */
+static float *guarded_alloc(int64_t n)
+{
+    const size_t pg = (size_t)sysconf(_SC_PAGESIZE), bytes = sizeof(float) * (size_t)(n > 0 ? n : 1);
+    const size_t len = (bytes + pg - 1) / pg * pg + pg;
+    char *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED || mprotect(base + len - pg, pg, PROT_NONE) != 0) {
+        perror("guarded_alloc");
+        exit(EXIT_FAILURE);
+    }
+    return (float *)(base + len - pg - bytes);
+}
+
+static void guarded_free(float *f, int64_t n)
+{
+    if (!f) return;
+    const size_t pg = (size_t)sysconf(_SC_PAGESIZE), bytes = sizeof(float) * (size_t)(n > 0 ? n : 1);
+    const size_t len = (bytes + pg - 1) / pg * pg + pg;
+    munmap((char *)f + bytes + pg - len, len);
+}
+
+static float *slack_copy(const float *f, int64_t n)
+{
+    float *c = calloc((size_t)(n > 0 ? n : 0) + 1024, sizeof(float));
+    if (!c) abort();
+    if (n > 0) memcpy(c, f, sizeof(float) * (size_t)n);
+    return c;
+}
+
+/* One problem instance: A, B and the bias end at a guard page (guarded_alloc), C inside guard zones. */
 struct inst {
     struct mb_gemm p;
     float *a, *b, *cbuf, *cinit, *bias;
+    int64_t na, nbf, nbias;   /* floats in a, b, bias */
+    float *pa, *pb, *pbias;   /* copies with slack for the peers: BLIS 0.9 reads past a transposed B (M 1, N 37, K 5) */
     unsigned char *is_c;
     size_t csize;
     int64_t nb;
@@ -75,8 +110,9 @@ static void inst_make(struct inst *t, const struct cfg *c)
     for (int i = 0; i < c->nbatch; i++) p->batch[i] = c->batch[i], t->nb *= c->batch[i];
     int64_t amat = c->M * c->K, bmat = c->K * c->N;
     int64_t na = c->bcast_a ? 1 : t->nb, nbb = c->bcast_b ? 1 : t->nb;
-    t->a = malloc(sizeof(float) * (size_t)(amat * na > 0 ? amat * na : 1));
-    t->b = malloc(sizeof(float) * (size_t)(bmat * nbb > 0 ? bmat * nbb : 1));
+    t->na = amat * na, t->nbf = bmat * nbb;
+    t->a = guarded_alloc(t->na);
+    t->b = guarded_alloc(t->nbf);
     for (int64_t i = 0; i < amat * na; i++) t->a[i] = frand();
     for (int64_t i = 0; i < bmat * nbb; i++) t->b[i] = frand();
     p->A = t->a, p->B = t->b;
@@ -106,11 +142,14 @@ static void inst_make(struct inst *t, const struct cfg *c)
                 t->cbuf[off] = c->beta == 0.0f ? NAN : frand();
             }
     memcpy(t->cinit, t->cbuf, sizeof(float) * t->csize);
+    t->pa = slack_copy(t->a, t->na), t->pb = slack_copy(t->b, t->nbf);
     p->alpha = c->alpha, p->beta = c->beta;
     if (c->bias) {
-        t->bias = malloc(sizeof(float) * (size_t)(2 * c->N + 1));
-        for (int64_t i = 0; i < 2 * c->N + 1; i++) t->bias[i] = frand();
+        t->nbias = 2 * c->N - 1; /* stride 2: the last entry used is the last float */
+        t->bias = guarded_alloc(t->nbias);
+        for (int64_t i = 0; i < t->nbias; i++) t->bias[i] = frand();
         p->bias = t->bias, p->bias_s = 2; /* strided bias */
+        t->pbias = slack_copy(t->bias, t->nbias);
     }
 }
 
@@ -121,7 +160,8 @@ static void inst_reset(struct inst *t)
 
 static void inst_free(struct inst *t)
 {
-    free(t->a), free(t->b), free(t->cbuf), free(t->cinit), free(t->is_c), free(t->bias);
+    guarded_free(t->a, t->na), guarded_free(t->b, t->nbf), guarded_free(t->bias, t->nbias);
+    free(t->cbuf), free(t->cinit), free(t->is_c), free(t->pa), free(t->pb), free(t->pbias);
 }
 
 /* Check C against fp64 and the guards; print the first problem, return the number of bad floats. */
@@ -178,7 +218,10 @@ static struct mb_exec *exec_for(int nt)
 static int run_one(const struct mb_kernel *k, struct inst *t, const struct cfg *c)
 {
     inst_reset(t);
-    enum mb_status s = k->fn.GEMM(&t->p, exec_for(c->nthreads));
+    struct mb_gemm q = t->p;
+    if (k->needs & MB_FLAG_PEER) /* the guard pages hold our kernels to their operands, not the libraries */
+        q.A = t->pa, q.B = t->pb, q.bias = t->p.bias ? t->pbias : NULL;
+    enum mb_status s = k->fn.GEMM(&q, exec_for(c->nthreads));
     if (s == MB_ENOTSUP && !is_blocked(k)) {
         /* a declined case must leave C alone */
         return memcmp(t->cbuf, t->cinit, sizeof(float) * t->csize) ? 1 : -1;
