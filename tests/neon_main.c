@@ -10,7 +10,7 @@
  * operands over 1-4 batch dims, alpha/beta/bias (bias strides 1 and 3), beta == 0 over a C full of NaN,
  * K / M / N larger than the cache blocks, a workspace too small for the default blocks, K == 0, empty
  * problems, and 1, 2, 3 threads compared bit for bit. Every output buffer carries guard zones (and the gaps of
- * strided layouts) filled with a sentinel that must survive.
+ * strided layouts) filled with a sentinel that must survive; GEMM and BINARY inputs end at a PROT_NONE page.
  * BINARY: every op over contiguous runs 0..40 and long threaded runs, 2-D / 3-D broadcast patterns, transposed
  * and strided operands, 0-d and 0-sized shapes, division by zero; compared bitwise (NaN == NaN).
  * SOFTMAX: n 1..40 and long rows, scale, 0/1 masks (unit-stride, strided, broadcast), causal, strided x / y
@@ -22,6 +22,8 @@
  * any failure. A variant this build or CPU lacks prints a skip line and `0 passed, 0 failed`.
  */
 #include "mb.h"
+
+#include "guarded.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -195,7 +197,8 @@ static float *gemm_case(struct run *r, const struct gcase *c)
     strides_for(c->lc, c->M, c->N, &p.c_rs, &p.c_cs, &mc);
     const int64_t ea = batch_strides(c, c->bcast_a, ma, p.a_bs), eb = batch_strides(c, c->bcast_b, mb, p.b_bs);
     const int64_t ec = batch_strides(c, 0, mc, p.c_bs);
-    float *A = xalloc((size_t)ea * 4), *B = xalloc((size_t)eb * 4), *bias = xalloc((size_t)(3 * c->N + 1) * 4);
+    /* A and B end at a guard page: a read past them faults */
+    float *A = mb_guarded_alloc(ea), *B = mb_guarded_alloc(eb), *bias = xalloc((size_t)(3 * c->N + 1) * 4);
     for (int64_t i = 0; i < ea; i++) A[i] = frand(r);
     for (int64_t i = 0; i < eb; i++) B[i] = frand(r);
     for (int64_t i = 0; i < 3 * c->N + 1; i++) bias[i] = frand(r);
@@ -253,7 +256,7 @@ static float *gemm_case(struct run *r, const struct gcase *c)
     if (r->verbose) printf("  ok %s (err/tol %.3g)\n", name, worst);
     float *res = xalloc((size_t)ec * 4 + 4);
     memcpy(res, C.p, (size_t)ec * 4);
-    free(A), free(B), free(bias), free(C0), free(e.mem);
+    mb_guarded_free(A, ea), mb_guarded_free(B, eb), free(bias), free(C0), free(e.mem);
     out_free(&C);
     return res;
 }
@@ -420,7 +423,7 @@ static void binary_case(struct run *r, enum mb_binop op, int nd, const int64_t *
     memcpy(p.ys, ys, sizeof(int64_t) * (size_t)nd);
     memcpy(p.zs, zs, sizeof(int64_t) * (size_t)nd);
     const int64_t ex = extent_of(nd, shape, xs), ey = extent_of(nd, shape, ys), ez = extent_of(nd, shape, zs);
-    float *X = xalloc((size_t)ex * 4), *Y = xalloc((size_t)ey * 4);
+    float *X = mb_guarded_alloc(ex), *Y = mb_guarded_alloc(ey); /* end at a guard page */
     for (int64_t i = 0; i < ex; i++) X[i] = i % 5 == 3 ? 0.0f : frand(r);
     for (int64_t i = 0; i < ey; i++) Y[i] = i % 4 == 1 ? 0.0f : frand(r);
     struct outbuf Z = out_make(ez);
@@ -457,7 +460,7 @@ static void binary_case(struct run *r, enum mb_binop op, int nd, const int64_t *
         }
     }
     check(r, bad == 0, "%s: %lld elements differ from the fp32 operation", name, (long long)bad);
-    free(X), free(Y);
+    mb_guarded_free(X, ex), mb_guarded_free(Y, ey);
     out_free(&Z);
 }
 

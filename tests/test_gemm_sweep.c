@@ -24,14 +24,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "guarded.h"
 #include "testutil.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "ops.h"
 #pragma GCC diagnostic push
@@ -60,28 +59,6 @@ struct cfg {
     int nthreads;
 };
 
-/* n floats ending exactly at a PROT_NONE page: any read past the operand faults. ASan alone does not see
- * such reads, as the kernels' broadcasts and masked loads are builtins it does not instrument. */
-static float *guarded_alloc(int64_t n)
-{
-    const size_t pg = (size_t)sysconf(_SC_PAGESIZE), bytes = sizeof(float) * (size_t)(n > 0 ? n : 1);
-    const size_t len = (bytes + pg - 1) / pg * pg + pg;
-    char *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED || mprotect(base + len - pg, pg, PROT_NONE) != 0) {
-        perror("guarded_alloc");
-        exit(EXIT_FAILURE);
-    }
-    return (float *)(base + len - pg - bytes);
-}
-
-static void guarded_free(float *f, int64_t n)
-{
-    if (!f) return;
-    const size_t pg = (size_t)sysconf(_SC_PAGESIZE), bytes = sizeof(float) * (size_t)(n > 0 ? n : 1);
-    const size_t len = (bytes + pg - 1) / pg * pg + pg;
-    munmap((char *)f + bytes + pg - len, len);
-}
-
 static float *slack_copy(const float *f, int64_t n)
 {
     float *c = calloc((size_t)(n > 0 ? n : 0) + 1024, sizeof(float));
@@ -90,7 +67,7 @@ static float *slack_copy(const float *f, int64_t n)
     return c;
 }
 
-/* One problem instance: A, B and the bias end at a guard page (guarded_alloc), C inside guard zones. */
+/* One problem instance: A, B and the bias end at a guard page (mb_guarded_alloc), C inside guard zones. */
 struct inst {
     struct mb_gemm p;
     float *a, *b, *cbuf, *cinit, *bias;
@@ -111,8 +88,8 @@ static void inst_make(struct inst *t, const struct cfg *c)
     int64_t amat = c->M * c->K, bmat = c->K * c->N;
     int64_t na = c->bcast_a ? 1 : t->nb, nbb = c->bcast_b ? 1 : t->nb;
     t->na = amat * na, t->nbf = bmat * nbb;
-    t->a = guarded_alloc(t->na);
-    t->b = guarded_alloc(t->nbf);
+    t->a = mb_guarded_alloc(t->na);
+    t->b = mb_guarded_alloc(t->nbf);
     for (int64_t i = 0; i < amat * na; i++) t->a[i] = frand();
     for (int64_t i = 0; i < bmat * nbb; i++) t->b[i] = frand();
     p->A = t->a, p->B = t->b;
@@ -146,7 +123,7 @@ static void inst_make(struct inst *t, const struct cfg *c)
     p->alpha = c->alpha, p->beta = c->beta;
     if (c->bias) {
         t->nbias = 2 * c->N - 1; /* stride 2: the last entry used is the last float */
-        t->bias = guarded_alloc(t->nbias);
+        t->bias = mb_guarded_alloc(t->nbias);
         for (int64_t i = 0; i < t->nbias; i++) t->bias[i] = frand();
         p->bias = t->bias, p->bias_s = 2; /* strided bias */
         t->pbias = slack_copy(t->bias, t->nbias);
@@ -160,7 +137,7 @@ static void inst_reset(struct inst *t)
 
 static void inst_free(struct inst *t)
 {
-    guarded_free(t->a, t->na), guarded_free(t->b, t->nbf), guarded_free(t->bias, t->nbias);
+    mb_guarded_free(t->a, t->na), mb_guarded_free(t->b, t->nbf), mb_guarded_free(t->bias, t->nbias);
     free(t->cbuf), free(t->cinit), free(t->is_c), free(t->pa), free(t->pb), free(t->pbias);
 }
 

@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guarded.h"
+
 #include "mb.h"
 
 #define U 0x1p-24
@@ -107,6 +109,10 @@ static void binary_case(struct mb_binary p, float *z, size_t zn, const char *wha
     const struct mb_kernel *v[64];
     const int nv = variants(MB_KIND_BINARY, v);
     int64_t total = mb_batch_count(p.ndim, p.shape);
+    /* the inputs, exactly as far as they reach, end at a guard page: a read past them faults */
+    const int64_t xn = mb_span(p.ndim, p.shape, p.xs), yn = mb_span(p.ndim, p.shape, p.ys);
+    float *gx = mb_guarded_copy(p.x, xn), *gy = mb_guarded_copy(p.y, yn);
+    p.x = gx, p.y = gy;
     for (int t = 1; t <= 2; t++)
         for (int i = 0; i < nv; i++) {
             for (size_t e = 0; e < zn; e++) z[e] = -777.0f;
@@ -132,6 +138,7 @@ static void binary_case(struct mb_binary p, float *z, size_t zn, const char *wha
                              t, (long long)f, got, want);
             }
         }
+    mb_guarded_free(gx, xn), mb_guarded_free(gy, yn);
 }
 
 static void test_binary_sweep(void **state)
@@ -256,6 +263,13 @@ static void softmax_case(struct mb_softmax p, float *y, size_t yn, size_t work, 
 {
     const struct mb_kernel *v[64];
     const int nv = variants(MB_KIND_SOFTMAX, v);
+    /* x and the mask, exactly as far as they reach, end at a guard page */
+    int64_t sh[MB_MAX_DIMS + 1], xst[MB_MAX_DIMS + 1], mst[MB_MAX_DIMS + 1];
+    for (int d = 0; d < p.ndim; d++) sh[d] = p.shape[d], xst[d] = p.xs[d], mst[d] = p.ms[d];
+    sh[p.ndim] = p.n, xst[p.ndim] = p.x_ns, mst[p.ndim] = p.m_ns;
+    const int64_t xn = mb_span(p.ndim + 1, sh, xst), mn = p.mask ? mb_span(p.ndim + 1, sh, mst) : 0;
+    float *gx = mb_guarded_copy(p.x, xn), *gm = p.mask ? mb_guarded_copy(p.mask, mn) : NULL;
+    p.x = gx, p.mask = gm;
     for (int t = 1; t <= 2; t++)
         for (int i = 0; i < nv; i++) {
             for (size_t e = 0; e < yn; e++) y[e] = -777.0f;
@@ -268,6 +282,7 @@ static void softmax_case(struct mb_softmax p, float *y, size_t yn, size_t work, 
             gcheck(y, yn, v[i]->variant, what);
             softmax_check(&p, v[i]->variant, what);
         }
+    mb_guarded_free(gx, xn), mb_guarded_free(gm, mn);
 }
 
 static void test_softmax_sweep(void **state)
@@ -343,7 +358,9 @@ static void attention_case(const struct att_case *c)
              c->mask, c->weights, c->bshd, c->ramp);
     const size_t nq = (size_t)(B * H * Tq * D), nk = (size_t)(B * H * Tk * D), nv = (size_t)(B * H * Tk * Dv);
     const size_t no = (size_t)(B * H * Tq * Dv), nw = (size_t)(B * H * Tq * Tk), nm = nw;
-    float *q = galloc(nq), *k = galloc(nk), *v = galloc(nv), *o = galloc(no), *w = galloc(nw), *m = galloc(nm);
+    /* inputs end at a guard page (a read past them faults), outputs sit between guard zones */
+    float *q = mb_guarded_alloc((int64_t)nq), *k = mb_guarded_alloc((int64_t)nk), *v = mb_guarded_alloc((int64_t)nv);
+    float *o = galloc(no), *w = galloc(nw), *m = mb_guarded_alloc((int64_t)nm);
     for (size_t i = 0; i < nq; i++) q[i] = frand();
     for (size_t i = 0; i < nk; i++) k[i] = frand();
     for (size_t i = 0; i < nv; i++) v[i] = frand();
@@ -451,7 +468,8 @@ static void attention_case(const struct att_case *c)
                 }
         }
     free(O), free(Ot), free(W), free(Wt), free(s), free(dl);
-    gfree(q), gfree(k), gfree(v), gfree(o), gfree(w), gfree(m);
+    mb_guarded_free(q, (int64_t)nq), mb_guarded_free(k, (int64_t)nk), mb_guarded_free(v, (int64_t)nv);
+    mb_guarded_free(m, (int64_t)nm), gfree(o), gfree(w);
 }
 
 static void test_attention_sweep(void **state)
