@@ -31,8 +31,8 @@
  *
  * Verdict on AMD Zen 3 (EPYC Milan-class VM, family 25 model 1: no AVX-512, 32 KiB L1d, 512 KiB L2, AVX2
  *   peak 93-103 GFLOP/s, VM noise 5-30 % between repetitions): `make targets` read 0.90-0.92 of the best
- *   AVX2 peak at n = 256..2048 in one run (0.98-1.02x OpenBLAS, 2 threads 1.96-2.03x), medians 0.84-0.89
- *   (0.94-1.09x OpenBLAS, 0.98-1.37x oneDNN) over `MB_RUNS=3` in a noisier phase. The direct loop
+ *   AVX2 peak at n = 256..2048 in one run (0.98-1.02x OpenBLAS, 2 threads 1.96-2.03x), medians 0.84-0.90
+ *   (0.94-1.09x OpenBLAS, 0.97-1.57x oneDNN) over two `MB_RUNS=3` in noisier phases. The direct loop
  *   now walks A through fixed row offsets (it is always called with mr == R, the old per-row clamped
  *   pointers cost one add per row per k): 27 % fewer instructions in ukr_direct (callgrind, 32 x 64^3,
  *   2.72 -> 1.98 per FMA), time level (64^3 batches 0.9-0.95x LIBXSMM before and after, interleaved): the
