@@ -69,6 +69,8 @@
 
 #include <immintrin.h>
 
+#include "simd/store_part.h"
+
 #define MR 6
 #define NR 16
 
@@ -150,7 +152,7 @@ static inline __attribute__((always_inline)) void body(const int R, const int NV
                 } else if (w > 0) {
                     if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_maskload_ps(cp, m), r);
                     if (bias) r = _mm256_add_ps(r, _mm256_maskload_ps(bias + 8 * v, m));
-                    _mm256_maskstore_ps(cp, m, r);
+                    mb_store_part(cp, r, w); /* not vmaskmovps: microcoded on Zen 1-3 */
                 }
             }
         }

@@ -69,6 +69,7 @@ static inline vi vf_cvt(vf a) { return _mm512_cvtps_epi32(a); }
 /* y * 2^n, n integral in [-150, 129], rounded once (into subnormals, or to +inf) */
 static inline vf vf_ldexp(vf y, vf n) { return _mm512_scalef_ps(y, n); }
 #elif defined(MB_VEC_AVX2)
+#include "simd/store_part.h"
 typedef __m256 vf;
 typedef __m256i vi;
 typedef __m256 vm;
@@ -83,7 +84,7 @@ static inline __m256i vm_first(int64_t n) /* lanes [0, n), 0 <= n < VW */
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 static inline vf vf_load_n(const float *p, int64_t n) { return _mm256_maskload_ps(p, vm_first(n)); }
-static inline void vf_store_n(float *p, vf v, int64_t n) { _mm256_maskstore_ps(p, vm_first(n), v); }
+static inline void vf_store_n(float *p, vf v, int64_t n) { mb_store_part(p, v, (int)n); } /* store_part.h */
 static inline vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
 static inline vf vf_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
