@@ -60,7 +60,8 @@
  * floats; NC then MC shrink if x->work is small, MB_ENOMEM only when even MR x KC + KC x NR does not
  * fit.
  *
- * Small problems (a .direct micro-kernel, B with unit column stride, K <= KC, M*N*K <= 96^3): no
+ * Small problems (a .direct micro-kernel, B with unit column stride, K <= KC, M*N*K <= 96^3, 128^3 with
+ * .pack_a): no
  * packing at all, the micro-kernel reads A and B in place (BLIS "sup"); on x86 items with N <= 8 and
  * K <= 16 (32 x (10x5 @ 5x8), 20x10 @ 10x5 broadcast weights) go to mb_gemm_tiny (B rows in ymm
  * registers, K unrolled, no per-item dispatch), else when every item is one tile .batch runs the
@@ -680,9 +681,14 @@ static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exe
     /* tiny work: on the calling thread (mb.h: MB_GEMM_MIN_PAR_MNK). Same bits either way. */
     if (mb_gemm_tiny_work(p, nb)) nt = 1;
     struct mb_gemm_blk bk = mb_gemm_blocking(x, u, p->N);
-    /* direct (no packing) when packing would cost about as much as the arithmetic */
+    /* direct (no packing) when packing would cost about as much as the arithmetic: up to 96^3, or 128^3
+     * for an ISA whose blocked path always packs A (.pack_a: AVX2; AVX-512's reads A and B in place at
+     * these sizes anyway). AVX2 on Zen 3, direct against packed (medians of 3, 3 rounds): 128^3 +7 %,
+     * 8 / 64 x 128x128x64 +4-10 % (0.82-0.88 -> 0.92-0.97x LIBXSMM), 32x256x256, 64x64x384 and
+     * 100x100x200 15-20 % faster (B's strided rows included). */
+    const int64_t direct_max = u->pack_a ? (int64_t)128 * 128 * 128 : (int64_t)96 * 96 * 96;
     const int direct = u->direct != NULL && p->b_cs == 1 && p->K <= bk.kc && p->M <= 4096 && p->N <= 4096 &&
-                       p->M * p->N * p->K <= (int64_t)96 * 96 * 96;
+                       p->M * p->N * p->K <= direct_max;
 
     /* workspace: [bias: N floats][thread 0: A MC*KC, B KC*NC][thread 1] ... (64-byte aligned pieces) */
     const size_t al = 16; /* floats per 64 bytes */

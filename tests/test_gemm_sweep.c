@@ -414,10 +414,11 @@ static void test_edges(void **state)
             fails += run_one(k, &t, &c) > 0;
             inst_free(&t);
         }
-        /* a workspace too small for one panel pair: MB_ENOMEM (blocked variants), C untouched */
-        /* 300 x 100 x 700: A packed; 128 KiB holds a few slivers, not the whole panel (several jc blocks) */
+        /* a workspace too small for one panel pair: MB_ENOMEM (blocked variants), C untouched; 140 x 100 x 160
+         * is past every direct (unpacked) threshold (128^3); 300 x 100 x 700: A packed; 128 KiB holds a few
+         * slivers, not the whole panel (several jc blocks) */
         for (int w = 0; w < 2 && is_blocked(k); w++) {
-            struct cfg c = {w ? 300 : 100, 100, w ? 700 : 100, 0, 0, 0, 1, 0, {1, 1}, 0, 0, 1.0f, 0.0f, 0, 1};
+            struct cfg c = {w ? 300 : 140, 100, w ? 700 : 160, 0, 0, 0, 1, 0, {1, 1}, 0, 0, 1.0f, 0.0f, 0, 1};
             struct inst t;
             inst_make(&t, &c);
             struct mb_exec x = *exec_for(1);
