@@ -685,7 +685,9 @@ static enum mb_status mb_gemm_drive(const struct mb_gemm *p, const struct mb_exe
      * for an ISA whose blocked path always packs A (.pack_a: AVX2; AVX-512's reads A and B in place at
      * these sizes anyway). AVX2 on Zen 3, direct against packed (medians of 3, 3 rounds): 128^3 +7 %,
      * 8 / 64 x 128x128x64 +4-10 % (0.82-0.88 -> 0.92-0.97x LIBXSMM), 32x256x256, 64x64x384 and
-     * 100x100x200 15-20 % faster (B's strided rows included). */
+     * 100x100x200 15-20 % faster (B's strided rows included), 16x1024x128 level. Up to 2^22: 160^3 and
+     * 128x128x256 5-6 % faster, but 16x1024x256 and 32x1024x128 (B's rows 4 KiB apart, one L2 set in 64)
+     * 15-45 % slower, 192^3 and 256x256x128 level: so 128^3. */
     const int64_t direct_max = u->pack_a ? (int64_t)128 * 128 * 128 : (int64_t)96 * 96 * 96;
     const int direct = u->direct != NULL && p->b_cs == 1 && p->K <= bk.kc && p->M <= 4096 && p->N <= 4096 &&
                        p->M * p->N * p->K <= direct_max;
