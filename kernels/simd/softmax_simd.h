@@ -75,6 +75,35 @@ static void nn_softmax_row(const float *x, float scale, const float *mask, int64
     for (j = lim; j < n; j++) y[j] = 0.0f * inv;
 }
 
+/* thread t of nt: its contiguous share of the rows (buf: its n floats of scratch) */
+static void nn_softmax_part(const struct mb_softmax *p, int fast, int nt, int t, float *buf)
+{
+    const int64_t rows = mb_batch_count(p->ndim, p->shape), n = p->n;
+    static const int64_t zero[MB_MAX_DIMS];
+    const int64_t *const st[3] = {p->xs, p->ys, p->mask ? p->ms : zero};
+    int64_t lo, hi, idx[MB_MAX_DIMS] = {0}, off[3];
+    nn_split(rows, nt, t, &lo, &hi);
+    if (lo < hi) nn_odo_set(p->ndim, p->shape, lo, idx, 3, st, off);
+    for (int64_t r = lo; r < hi; r++, nn_odo_next(p->ndim, p->shape, idx, 3, st, off)) {
+        const int64_t qi = p->ndim > 0 ? idx[p->ndim - 1] : 0;
+        const int64_t lim = p->causal && qi + 1 < n ? qi + 1 : n;
+        const float *xr = p->x + off[0], *mr = p->mask ? p->mask + off[2] : NULL;
+        float *yr = p->y + off[1];
+        if (fast && (!mr || p->m_ns == 1)) {
+            nn_softmax_row(xr, p->scale, mr, n, lim, yr);
+        } else if (fast) { /* mask broadcast along the row: all or nothing */
+            nn_softmax_row(xr, p->scale, NULL, n, mr[0] == 0.0f ? 0 : lim, yr);
+        } else { /* gather the scores, softmax in place, scatter */
+            for (int64_t j = 0; j < n; j++) {
+                float s = p->scale * xr[j * p->x_ns];
+                buf[j] = (mr && mr[j * p->m_ns] == 0.0f) || j >= lim ? -INFINITY : s;
+            }
+            nn_softmax_row(buf, 1.0f, NULL, n, n, buf);
+            for (int64_t j = 0; j < n; j++) yr[j * p->y_ns] = buf[j];
+        }
+    }
+}
+
 static enum mb_status nn_softmax_simd(const struct mb_softmax *p, const struct mb_exec *ex)
 {
     if (p->ndim < 0 || p->ndim >= MB_MAX_DIMS) return MB_EINVAL;
@@ -83,33 +112,12 @@ static enum mb_status nn_softmax_simd(const struct mb_softmax *p, const struct m
     const int fast = p->x_ns == 1 && p->y_ns == 1 && (!p->mask || p->m_ns == 0 || p->m_ns == 1);
     const int nt = nn_threads(ex, rows * n, 1 << 15);
     if (!fast && ex->work_size < (size_t)nt * (size_t)n * sizeof(float)) return MB_ENOMEM;
-    static const int64_t zero[MB_MAX_DIMS];
-    const int64_t *const st[3] = {p->xs, p->ys, p->mask ? p->ms : zero};
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int t = mb_thread_num();
-        int64_t lo, hi, idx[MB_MAX_DIMS] = {0}, off[3];
-        float *buf = (float *)ex->work + (size_t)t * (size_t)n;
-        nn_split(rows, nt, t, &lo, &hi);
-        if (lo < hi) nn_odo_set(p->ndim, p->shape, lo, idx, 3, st, off);
-        for (int64_t r = lo; r < hi; r++, nn_odo_next(p->ndim, p->shape, idx, 3, st, off)) {
-            const int64_t qi = p->ndim > 0 ? idx[p->ndim - 1] : 0;
-            const int64_t lim = p->causal && qi + 1 < n ? qi + 1 : n;
-            const float *xr = p->x + off[0], *mr = p->mask ? p->mask + off[2] : NULL;
-            float *yr = p->y + off[1];
-            if (fast && (!mr || p->m_ns == 1)) {
-                nn_softmax_row(xr, p->scale, mr, n, lim, yr);
-            } else if (fast) { /* mask broadcast along the row: all or nothing */
-                nn_softmax_row(xr, p->scale, NULL, n, mr[0] == 0.0f ? 0 : lim, yr);
-            } else { /* gather the scores, softmax in place, scatter */
-                for (int64_t j = 0; j < n; j++) {
-                    float s = p->scale * xr[j * p->x_ns];
-                    buf[j] = (mr && mr[j * p->m_ns] == 0.0f) || j >= lim ? -INFINITY : s;
-                }
-                nn_softmax_row(buf, 1.0f, NULL, n, n, buf);
-                for (int64_t j = 0; j < n; j++) yr[j * p->y_ns] = buf[j];
-            }
-        }
+    float *work = (float *)ex->work;
+    if (nt == 1) { /* no OpenMP region for one thread (see nn_binary_simd) */
+        nn_softmax_part(p, fast, 1, 0, work);
+        return MB_OK;
     }
+#pragma omp parallel num_threads(nt)
+    nn_softmax_part(p, fast, nt, mb_thread_num(), work ? work + (size_t)mb_thread_num() * (size_t)n : NULL);
     return MB_OK;
 }
