@@ -45,13 +45,13 @@ static inline float *mb_guarded_copy(const float *src, int64_t n)
     return f;
 }
 
-/* floats a strided operand spans from its base: 1 + sum (shape[d] - 1) * stride[d] (strides >= 0), 0 if empty */
+/* floats a strided operand spans from its base: 1 + sum (shape[d] - 1) * |stride[d]|, 0 if empty */
 static inline int64_t mb_span(int nd, const int64_t *shape, const int64_t *stride)
 {
     int64_t e = 1;
     for (int d = 0; d < nd; d++) {
         if (shape[d] == 0) return 0;
-        e += (shape[d] - 1) * stride[d];
+        e += (shape[d] - 1) * (stride[d] < 0 ? -stride[d] : stride[d]);
     }
     return e;
 }

@@ -403,12 +403,8 @@ static const char *opname(enum mb_binop op)
 
 static int64_t extent_of(int nd, const int64_t *shape, const int64_t *st)
 {
-    int64_t e = 1;
-    for (int d = 0; d < nd; d++) {
-        if (shape[d] == 0) return 1;
-        e += (shape[d] - 1) * (st[d] < 0 ? -st[d] : st[d]);
-    }
-    return e;
+    const int64_t e = mb_span(nd, shape, st);
+    return e ? e : 1; /* an empty operand still gets a one-float buffer */
 }
 
 /* shape / strides given; zeros: a quarter of the y values are 0 (division by zero) */

@@ -69,8 +69,6 @@
 
 #include <immintrin.h>
 
-#include "simd/store_part.h"
-
 #define MR 6
 #define NR 16
 
