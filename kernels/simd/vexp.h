@@ -20,7 +20,9 @@
  *   so x <= -176 and -inf (softmax's masked and tail lanes) give 0 by multiplying by zero; clamped at -104 they
  *   gave n = -150 and a product that underflows, which Zen 3 runs through a microcode assist: a row
  *   softmax of 32 x 10 (6 -inf tail lanes per row) took 1.8 us, 0.9x the scalar libm variant; -176: 1.13 us
- *   (AVX2, interleaved runs; 4096 x 10: 234 -> 148 us; no change where no lane is below -104).
+ *   (AVX2, interleaved runs; 4096 x 10: 234 -> 148 us; no change where no lane is below -104). Inputs in
+ *   (-176, -87.3) still underflow (the subnormal results are kept exact), so rows whose scores spread over
+ *   more than 87 below their max pay the assist on those vectors.
  *   Measured max error (tests/test_nn_kernels.c, dense sweep of [-180, 89] against exp() in double):
  *   max relative error 1.39 * 2^-24 measured, 2^-23 documented, where exp(x) >= FLT_MIN; on subnormal
  *   results <= 1 subnormal ulp (2^-149) absolute beyond the rounding of the result itself (measured 0.25).
