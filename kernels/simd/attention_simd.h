@@ -48,7 +48,9 @@
 #define NN_BK 48 /* keys per tile: Qt, St, K/V tiles, Ot = 16+12+12+16 KB per phase near L1; best of 24..96
                      * (36, 42, 60, 72, 96 rechecked after the base-2 exp: none better) */
 #else
-#define NN_QV 2  /* 16 queries per item */
+#define NN_QV 2  /* 16 queries per item; 24 (4 x 3 ymm tiles, Dv = 64 with no 4-row remainder, 7 loads per 12
+                  * FMAs) measured level on the Zen 3 (best of 7 x 3 rounds: 13.8 / 13.9 ms, causal 7.1 / 6.9),
+                  * 32 (3 x 4) 2x slower */
 #define NN_MRK 6 /* QK: 6 x 2 ymm = 12 accumulators + 2 loads + 1 broadcast, of 16 registers */
 #define NN_MRE 6
 #define NN_BK 96 /* 32 / 48 / 64 / 128 on the Zen 3 (32 KiB L1d): level or slower (2 interleaved rounds) */
