@@ -1,19 +1,87 @@
 /*
- * softmax_tiled.c: row softmax in portable C (libm expf; the reference's arithmetic: max, exp, sum,
- * divide). Full mb_softmax contract. Row-blocked: when the softmax axis is strided (x_ns != 1, e.g. softmax
+ * softmax_tiled.c: row softmax in portable C (the reference's arithmetic: max, exp, sum, divide; exp by
+ * nn_expf below). Full mb_softmax contract. Row-blocked: when the softmax axis is strided (x_ns != 1, e.g. softmax
  * over axis 0), up to NN_RB rows that are neighbours along the last row dim are processed together, the
  * row index innermost, so every cache line fetched along the strided axis serves NN_RB rows instead of one.
- * Contiguous rows (x_ns == 1) take the same code with blocks of one row (j innermost). Single thread.
- * Measured verdict (loaded VM, 8192 x 1024 contiguous rows): 6.4 ns/element, slower than naive (4.2): the
- * row-block indexing costs on contiguous rows; its purpose is the strided axis (not measured separately).
+ * Contiguous rows (x_ns == y_ns == 1) run nn_row: j innermost, the max and sum in registers, each pass a
+ * loop the compiler vectorizes, exp included (nn_expf below, inlined, instead of a libm call). Single thread.
+ * Measured verdict (Zen 3, 1 thread, interleaved against the previous code: row blocks of one row, libm expf,
+ * the running max and sum in arrays, so a store-to-load round trip per element): 4096 x 1024 35.1 -> 15.9 ms
+ * (was 0.78x the naive variant, now 1.7x), 256 x 128 2.7x faster, 32 x 10 2.75 -> 1.81 us. The SIMD
+ * variants stay 5x ahead (FMA, 8 / 16 lanes, 2^n from vector integer ops). The row blocks are for the strided
+ * axis (not measured separately).
  */
 #include "mb.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "tiled/nn_plan.h"
 
 #define NN_RB 16
+
+static inline float nn_bits_f(int32_t i)
+{
+    float f;
+    memcpy(&f, &i, sizeof f);
+    return f;
+}
+
+/* exp in portable C, inlined so that the loops below vectorize (SSE2 at the x86-64 baseline; this file is
+ * compiled with -fno-trapping-math so that gcc if-converts the clamp): Cephes expf, the algorithm of
+ * kernels/simd/vexp.h without FMAs. Clamp [-176, 89] (NaN passes: both compares are false; n is then taken as 0), n = round(x
+ * log2 e) by the 1.5 * 2^23 trick, r = x - n ln2 in two parts, degree-5 polynomial, 2^n as two factors
+ * (normal for n >= -150, both +0 at n = -254, so -inf gives 0 without an underflow). */
+static inline float nn_expf(float x)
+{
+    x = x < -176.0f ? -176.0f : x > 89.0f ? 89.0f : x;
+    const float n = (x * 1.44269504088896341f + 0x1.8p23f) - 0x1.8p23f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float q = 1.9875691500e-4f;
+    q = q * r + 1.3981999507e-3f;
+    q = q * r + 8.3334519073e-3f;
+    q = q * r + 4.1665795894e-2f;
+    q = q * r + 1.6666665459e-1f;
+    q = q * r + 5.0000001201e-1f;
+    const float y = (q * (r * r) + r) + 1.0f;
+    const int32_t ni = (int32_t)(n == n ? n : 0.0f), n1 = ni >> 1; /* NaN: y is NaN; no NaN-to-int cast */
+    return y * nn_bits_f((n1 + 127) * (1 << 23)) * nn_bits_f((ni - n1 + 127) * (1 << 23));
+}
+
+/* One contiguous row: y[0..n) = softmax of scale * x[0..n), mask m (stride m_ns) or NULL, keys j >= lim
+ * masked (causal). The max and the sum are loop reductions in registers (OpenMP simd: the compiler may
+ * reorder them; NaN or fully masked rows still give NaN everywhere, through exp(NaN)). */
+static void nn_row(const float *restrict x, const float *restrict m, int64_t m_ns, int64_t lim, int64_t n,
+                   float scale, float *restrict y)
+{
+    float mx = -INFINITY;
+    if (m) {
+#pragma omp simd reduction(max : mx)
+        for (int64_t j = 0; j < lim; j++) {
+            const float s = m[j * m_ns] == 0.0f ? -INFINITY : scale * x[j];
+            y[j] = s;
+            mx = s > mx ? s : mx;
+        }
+    } else {
+#pragma omp simd reduction(max : mx)
+        for (int64_t j = 0; j < lim; j++) {
+            const float s = scale * x[j];
+            y[j] = s;
+            mx = s > mx ? s : mx;
+        }
+    }
+    for (int64_t j = lim; j < n; j++) y[j] = -INFINITY;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < n; j++) {
+        const float e = nn_expf(y[j] - mx);
+        y[j] = e;
+        sum += e;
+    }
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) y[j] /= sum;
+}
 
 enum mb_status mb_softmax_tiled(const struct mb_softmax *p, const struct mb_exec *ex)
 {
@@ -34,6 +102,10 @@ enum mb_status mb_softmax_tiled(const struct mb_softmax *p, const struct mb_exec
             const int64_t nr = inner - r0 < rb ? inner - r0 : rb;
             const float *x = p->x + off[0] + r0 * xr, *m = p->mask ? p->mask + off[2] + r0 * mr : NULL;
             float *y = p->y + off[1] + r0 * yr;
+            if (rb == 1 && p->y_ns == 1) {
+                nn_row(x, m, p->m_ns, p->causal && r0 + 1 < n ? r0 + 1 : n, n, p->scale, y);
+                continue;
+            }
             float mx[NN_RB], sum[NN_RB];
             for (int64_t r = 0; r < nr; r++) mx[r] = -INFINITY, sum[r] = 0.0f;
             for (int64_t j = 0; j < n; j++) /* scores into y, row maxima */
@@ -45,7 +117,7 @@ enum mb_status mb_softmax_tiled(const struct mb_softmax *p, const struct mb_exec
                 }
             for (int64_t j = 0; j < n; j++) /* all -inf row: exp(NaN) = NaN, as the reference */
                 for (int64_t r = 0; r < nr; r++) {
-                    float e = expf(y[r * yr + j * p->y_ns] - mx[r]);
+                    float e = nn_expf(y[r * yr + j * p->y_ns] - mx[r]);
                     y[r * yr + j * p->y_ns] = e;
                     sum[r] += e;
                 }
