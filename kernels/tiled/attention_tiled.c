@@ -2,15 +2,18 @@
  * attention_tiled.c: flash-style attention in portable C (no intrinsics, libm expf). Full mb_attention
  * contract. Work item = (batch, block of NN_TQ query rows), round-robin over x->nthreads OpenMP threads.
  * Per item and key tile of NN_TK keys (packed into this thread's slice of x->work, any input strides):
- *   S = scale * Qp K^T   (i, d, j loop order over a packed K^T: the j loop is unit-stride, so -O2's
- *                        auto-vectoriser can use it without reassociating any sum)
+ *   S = scale * Qp K^T   (i, d, j loop order over a packed K^T: the j loop is unit-stride and needs no
+ *                        reassociation; `omp simd` vectorizes it, as gcc 12's -O2 cost model would not
+ *                        pay for the runtime alias check)
  *   online softmax: m_new = max(m, max_j S), alpha = exp(m - m_new), P = exp(S - m_new), l = l alpha + sum P
- *   O = alpha O + P V    (i, j, e order: the e loop is unit-stride)
+ *   O = alpha O + P V    (i, j, e order: the e loop is unit-stride, `omp simd` too)
  * O / l at the end; no O(Tq*Tk) memory. Fully masked rows: NaN; Tk = 0: O = 0 (the reference's empty sum).
  * Causal: key tiles past the block's last query are skipped. Weights: a second pass, exp(S - m) / l.
  * Measured verdict (matbench, BH 16 x S 1024 x d 64, 1 thread, median CPU time, same run as "blas"):
  * causal 0 1009 ms = 4.3 GFLOP/s (0.12x "blas" 121 ms, ~32x slower than attention_avx512), causal 1 529 ms:
- * a portable baseline (scalar libm expf, no intrinsics, -O2 without -march), not a contender.
+ * a portable baseline (scalar libm expf, no intrinsics, -O2 without -march), not a contender. Those loops
+ * were scalar then (-fopt-info-vec: "couldn't vectorize"); with `omp simd` (SSE2, 4 lanes): Zen 3, BH 4 x
+ * S 512 x d 64, 1 thread, 81-89 -> 32 ms (2.6x, interleaved).
  */
 #include "mb.h"
 
@@ -30,6 +33,7 @@ static void scores(const struct mb_attention *p, const float *k, const float *ma
         for (int j = 0; j < NN_TK; j++) sr[j] = 0.0f;
         for (int64_t d = 0; d < D; d++) {
             const float a = qp[i * D + d], *kr = kt + d * NN_TK;
+#pragma omp simd
             for (int j = 0; j < NN_TK; j++) sr[j] += a * kr[j];
         }
         for (int64_t j = 0; j < nk; j++) {
@@ -72,10 +76,12 @@ static void item(const struct mb_attention *p, int64_t b, int64_t i0, int64_t mq
             }
             const float alpha = expf(m[i] - mx);
             float *orow = oa + i * Dv;
+#pragma omp simd
             for (int64_t e = 0; e < Dv; e++) orow[e] *= alpha;
             for (int64_t j = 0; j < nk; j++) {
                 const float pj = sr[j];
                 const float *vr = vp + j * Dv;
+#pragma omp simd
                 for (int64_t e = 0; e < Dv; e++) orow[e] += pj * vr[e];
             }
             l[i] = l[i] * alpha + sum;
