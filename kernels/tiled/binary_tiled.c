@@ -1,12 +1,14 @@
 /*
- * binary_tiled.c: z = x op y, portable C (no intrinsics; the compiler's -O2 auto-vectorisation applies to
- * the unit-stride loop). Full mb_binary contract. Dims are collapsed first (tiled/nn_plan.h); rows of the
+ * binary_tiled.c: z = x op y, portable C (no intrinsics; `omp simd` vectorizes the unit-stride loops). Full mb_binary contract. Dims are collapsed first (tiled/nn_plan.h); rows of the
  * innermost dim run a contiguous loop when all three operands are unit-stride there, a broadcast loop when
  * an input has stride 0, else the strided loop. When the innermost dim is strided but the one outside it
  * is unit-stride for the output (a transposed operand), the last two dims are walked in 32 x 32 blocks so
  * both the strided and the contiguous side stay in cache. Single thread.
  * Measured verdict (loaded VM): 64 MiB broadcast add 9.7 GB/s 1 thread, 0.54x the AVX-512 variant (no streaming
  * stores, SSE2 auto-vectorisation at most); 7.6x the naive variant (which divides per element).
+ * Those loops were in fact scalar with gcc 12 -O2 (-fopt-info-vec: its cost model does not pay for the
+ * runtime alias check); with `omp simd`, Zen 3, 1 thread, interleaved: add 256x1024 + 1024 96-189 -> 33-36 us,
+ * 4096x4096 + 4096 11.7-14.4 -> 8.0-9.4 ms, mul (32,20,10) * (20,1) 7.8 -> 5.7 us.
  */
 #include "mb.h"
 #include "tiled/nn_plan.h"
@@ -17,13 +19,17 @@
 static inline __attribute__((always_inline)) void row_op(enum mb_binop op, const float *x, int64_t xs, const float *y,
                                                          int64_t ys, float *z, int64_t zs, int64_t n)
 {
-    if (xs == 1 && ys == 1 && zs == 1)
+    /* omp simd: z never aliases x or y (mb.h), which gcc 12's -O2 cost model would not check at run time */
+    if (xs == 1 && ys == 1 && zs == 1) {
+#pragma omp simd
         for (int64_t j = 0; j < n; j++) z[j] = mb_binop_apply(op, x[j], y[j]);
-    else if (xs == 1 && ys == 0 && zs == 1)
+    } else if (xs == 1 && ys == 0 && zs == 1) {
+#pragma omp simd
         for (int64_t j = 0; j < n; j++) z[j] = mb_binop_apply(op, x[j], y[0]);
-    else if (xs == 0 && ys == 1 && zs == 1)
+    } else if (xs == 0 && ys == 1 && zs == 1) {
+#pragma omp simd
         for (int64_t j = 0; j < n; j++) z[j] = mb_binop_apply(op, x[0], y[j]);
-    else
+    } else
         for (int64_t j = 0; j < n; j++) z[j * zs] = mb_binop_apply(op, x[j * xs], y[j * ys]);
 }
 
