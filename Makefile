@@ -122,8 +122,8 @@ endif
 $(OBJ)/%_avx2.o:   ISAFLAGS := -mavx2 -mfma
 $(OBJ)/%_avx512.o: ISAFLAGS := -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
 $(OBJ)/kernels/peers/%_blis.o: ISAFLAGS = $(PEER_INC_blis)
-# not an ISA flag: lets gcc if-convert (so vectorize) the portable exp's clamp; no FP trap is ever enabled
-$(OBJ)/kernels/tiled/softmax_tiled.o: ISAFLAGS := -fno-trapping-math
+# not an ISA flag: lets gcc if-convert (so vectorize) the clamp of tiled/nn_expf.h; no FP trap is ever enabled
+$(OBJ)/kernels/tiled/softmax_tiled.o $(OBJ)/kernels/tiled/attention_tiled.o: ISAFLAGS := -fno-trapping-math
 
 # rebuild everything when the flags change
 FLAGS_NOW := $(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(OMP) $(HOST_LIBS)

@@ -1,10 +1,10 @@
 /*
  * softmax_tiled.c: row softmax in portable C (the reference's arithmetic: max, exp, sum, divide; exp by
- * nn_expf below). Full mb_softmax contract. Row-blocked: when the softmax axis is strided (x_ns != 1, e.g. softmax
+ * tiled/nn_expf.h). Full mb_softmax contract. Row-blocked: when the softmax axis is strided (x_ns != 1, e.g. softmax
  * over axis 0), up to NN_RB rows that are neighbours along the last row dim are processed together, the
  * row index innermost, so every cache line fetched along the strided axis serves NN_RB rows instead of one.
  * Contiguous rows (x_ns == y_ns == 1) run nn_row: j innermost, the max and sum in registers, each pass a
- * loop the compiler vectorizes, exp included (nn_expf below, inlined, instead of a libm call). Single thread.
+ * loop the compiler vectorizes, exp included (tiled/nn_expf.h, inlined, instead of a libm call). Single thread.
  * Measured verdict (Zen 3, 1 thread, interleaved against the previous code: row blocks of one row, libm expf,
  * the running max and sum in arrays, so a store-to-load round trip per element): 4096 x 1024 35.1 -> 15.9 ms
  * (was 0.78x the naive variant, now 1.7x), 256 x 128 2.7x faster, 32 x 10 2.75 -> 1.81 us. The SIMD
@@ -14,40 +14,11 @@
 #include "mb.h"
 
 #include <math.h>
-#include <string.h>
 
+#include "tiled/nn_expf.h"
 #include "tiled/nn_plan.h"
 
 #define NN_RB 16
-
-static inline float nn_bits_f(int32_t i)
-{
-    float f;
-    memcpy(&f, &i, sizeof f);
-    return f;
-}
-
-/* exp in portable C, inlined so that the loops below vectorize (SSE2 at the x86-64 baseline; this file is
- * compiled with -fno-trapping-math so that gcc if-converts the clamp): Cephes expf, the algorithm of
- * kernels/simd/vexp.h without FMAs. Clamp [-176, 89] (NaN passes: both compares are false; n is then taken as 0), n = round(x
- * log2 e) by the 1.5 * 2^23 trick, r = x - n ln2 in two parts, degree-5 polynomial, 2^n as two factors
- * (normal for n >= -150, both +0 at n = -254, so -inf gives 0 without an underflow). */
-static inline float nn_expf(float x)
-{
-    x = x < -176.0f ? -176.0f : x > 89.0f ? 89.0f : x;
-    const float n = (x * 1.44269504088896341f + 0x1.8p23f) - 0x1.8p23f;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float q = 1.9875691500e-4f;
-    q = q * r + 1.3981999507e-3f;
-    q = q * r + 8.3334519073e-3f;
-    q = q * r + 4.1665795894e-2f;
-    q = q * r + 1.6666665459e-1f;
-    q = q * r + 5.0000001201e-1f;
-    const float y = (q * (r * r) + r) + 1.0f;
-    const int32_t ni = (int32_t)(n == n ? n : 0.0f), n1 = ni >> 1; /* NaN: y is NaN; no NaN-to-int cast */
-    return y * nn_bits_f((n1 + 127) * (1 << 23)) * nn_bits_f((ni - n1 + 127) * (1 << 23));
-}
 
 /* One contiguous row: y[0..n) = softmax of scale * x[0..n), mask m (stride m_ns) or NULL, keys j >= lim
  * masked (causal). The max and the sum are loop reductions in registers (OpenMP simd: the compiler may
