@@ -84,11 +84,17 @@ void mb_counters_stop(long long *values); /* accumulates into values[count] */
 struct mb_peak {
     int n;
     char isa[4][16];      /* "avx512", "avx2", "scalar", "neon" */
-    double gflops[4][2];  /* [isa][0] = 1 thread, [1] = all cores */
+    double gflops[4][2];  /* [isa][0] = 1 thread, [1] = all cores (never below [0]: the ceiling) */
+    double all_raw;       /* the widest ISA's all-cores rate as measured (gflops[0][1] before that floor) */
+    int all_cores;        /* cores the all-cores measurements ran on: min(threads, hwloc cores) */
     double triad_gbs[2];  /* [0] = 1 thread, [1] = all cores */
     char triad_note[128]; /* array sizes vs the LLC */
 };
 const struct mb_peak *mb_peak_get(void);
+/* NULL, or why this run's multi-thread figures are not representative: the all-cores FMA rate measured less
+ * than 0.75 x all_cores x the 1-thread one (another load, or a vCPU the hypervisor did not schedule). Written to
+ * buf (n bytes); the context says it (key "peak_all_cores"), `--mb_peak` prints it. */
+const char *mb_peak_scaling_note(const struct mb_peak *p, char *buf, size_t n);
 /* --mb_peak: print the peaks as a table on stdout */
 void mb_peak_print(const struct mb_peak *p);
 /* the microkernels (peak.c, peak_avx2.c, peak_avx512.c): `reps` rounds of independent FMA (scalar: mul+add)

@@ -225,6 +225,8 @@ void mb_machine_info(struct mb_machine *m)
         snprintf(key, sizeof key, "peak_gflops_%s_all", p->isa[i]);
         extra(m, key, "%.1f", p->gflops[i][1]);
     }
+    char note[256]; /* in the context (JSON, REPORT.md), not on stderr: a loaded machine is not an error */
+    if (mb_peak_scaling_note(p, note, sizeof note)) extra(m, "peak_all_cores", "%s", note);
     if (p->n) {
         extra(m, "triad_gbs_1t", "%.1f", p->triad_gbs[0]);
         extra(m, "triad_gbs_all", "%.1f", p->triad_gbs[1]);

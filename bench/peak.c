@@ -163,8 +163,10 @@ static void measure(void)
         if ((isas[i].need & f) != isas[i].need) continue;
         snprintf(peak.isa[peak.n], sizeof peak.isa[0], "%s", isas[i].isa);
         peak.gflops[peak.n][0] = fma_gflops(isas[i].fn, 1);
+        const double raw = fma_gflops(isas[i].fn, all);
+        if (peak.n == 0) peak.all_raw = raw, peak.all_cores = all < mb_machine_cores() ? all : mb_machine_cores();
         /* all cores can always do what one does: a preempted all-cores try must not set a lower ceiling */
-        peak.gflops[peak.n][1] = fmax(fma_gflops(isas[i].fn, all), peak.gflops[peak.n][0]);
+        peak.gflops[peak.n][1] = fmax(raw, peak.gflops[peak.n][0]);
         peak.n++;
     }
     int64_t l1d, l2, l3, bytes;
@@ -198,6 +200,17 @@ const struct mb_peak *mb_peak_get(void)
     return &peak;
 }
 
+const char *mb_peak_scaling_note(const struct mb_peak *p, char *buf, size_t n)
+{
+    if (p->n == 0 || p->all_cores < 2 || p->all_raw >= 0.75 * p->all_cores * p->gflops[0][0]) return NULL;
+    snprintf(buf, n,
+             "%s FMA on %d cores measured %.1f GFLOP/s, %.2f x one thread's %.1f: the cores were not all "
+             "available (another load, or a vCPU not scheduled); this run's multi-thread figures are not "
+             "representative",
+             p->isa[0], p->all_cores, p->all_raw, p->all_raw / p->gflops[0][0], p->gflops[0][0]);
+    return buf;
+}
+
 void mb_peak_print(const struct mb_peak *p)
 {
     int all = mb_opts.threads > 0 ? mb_opts.threads : mb_machine_cores();
@@ -212,4 +225,6 @@ void mb_peak_print(const struct mb_peak *p)
         printf("%-6s GFLOP/s (fp32)   %12.1f %12.1f\n", p->isa[i], p->gflops[i][0], p->gflops[i][1]);
     printf("%-24s %12.1f %12.1f\n", "triad GB/s", p->triad_gbs[0], p->triad_gbs[1]);
     printf("triad: %s\n", p->triad_note);
+    char note[256];
+    if (mb_peak_scaling_note(p, note, sizeof note)) printf("warning: %s\n", note);
 }

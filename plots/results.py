@@ -370,6 +370,9 @@ def report(rdir, pdir):
             w("| triad bandwidth | %s | %s |" % tuple("%s GB/s" % fmt(bwpk[c], 4) if c in bwpk else "-"
                                                     for c in ("1t", "all")))
         w("")
+    if ctx.get("peak_all_cores"):  # bench/peak.c: the all-cores FMA rate did not scale
+        w("**Warning:** %s." % ctx["peak_all_cores"])
+        w("")
 
     w("## Best variant per op and shape")
     w("")

@@ -389,6 +389,18 @@ static void test_peaks(void **state)
     }
     assert_true(p->triad_gbs[0] > 0 && p->triad_gbs[1] > 0);
     assert_true(mb_peak_get() == p); /* measured once */
+    assert_true(p->all_cores >= 1 && p->all_raw > 0);
+    /* the scaling note: on a hand-made record, not this machine's (whose second core may come and go) */
+    struct mb_peak q = {.n = 1, .isa = {"avx2"}, .gflops = {{100.0, 190.0}}, .all_raw = 190.0, .all_cores = 2};
+    char note[256];
+    assert_null(mb_peak_scaling_note(&q, note, sizeof note)); /* 1.9x on 2 cores: fine */
+    q.all_raw = 102.0, q.gflops[0][1] = 102.0;
+    assert_non_null(mb_peak_scaling_note(&q, note, sizeof note)); /* one core's worth on 2 cores */
+    assert_non_null(strstr(note, "avx2 FMA on 2 cores measured 102.0 GFLOP/s, 1.02 x one thread's 100.0"));
+    q.all_cores = 1, q.all_raw = 100.0;
+    assert_null(mb_peak_scaling_note(&q, note, sizeof note)); /* one core: nothing to compare */
+    q.n = 0;
+    assert_null(mb_peak_scaling_note(&q, note, sizeof note)); /* not measured (valgrind) */
 }
 
 static void test_machine_info(void **state)
