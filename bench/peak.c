@@ -146,7 +146,8 @@ static struct mb_peak peak;
 
 static void measure(void)
 {
-    int all = mb_opts.threads > 0 ? mb_opts.threads : mb_machine_cores();
+    const int ncores = mb_machine_cores(), all = mb_opts.threads > 0 ? mb_opts.threads : ncores;
+    peak.all_cores = all < ncores ? all : ncores;
     unsigned f = mb_cpu_features();
     struct {
         const char *isa;
@@ -164,7 +165,7 @@ static void measure(void)
         snprintf(peak.isa[peak.n], sizeof peak.isa[0], "%s", isas[i].isa);
         peak.gflops[peak.n][0] = fma_gflops(isas[i].fn, 1);
         const double raw = fma_gflops(isas[i].fn, all);
-        if (peak.n == 0) peak.all_raw = raw, peak.all_cores = all < mb_machine_cores() ? all : mb_machine_cores();
+        if (peak.n == 0) peak.all_raw = raw;
         /* all cores can always do what one does: a preempted all-cores try must not set a lower ceiling */
         peak.gflops[peak.n][1] = fmax(raw, peak.gflops[peak.n][0]);
         peak.n++;

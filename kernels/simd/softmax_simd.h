@@ -126,6 +126,14 @@ static void nn_softmax_short(const struct mb_softmax *p, int nr, const float *co
         for (int64_t j = 0; j < n; j++) yg[r][j * p->y_ns] = t[j * VW + r];
 }
 
+/* the valid prefix of the row at odometer position idx: causal rows see keys [0, qi], qi its index along the
+ * last row dim */
+static inline int64_t nn_sm_lim(const struct mb_softmax *p, const int64_t *idx)
+{
+    const int64_t qi = p->ndim > 0 ? idx[p->ndim - 1] : 0;
+    return p->causal && qi + 1 < p->n ? qi + 1 : p->n;
+}
+
 /* thread t of nt: its contiguous share of the rows (buf: its n floats of scratch) */
 static void nn_softmax_part(const struct mb_softmax *p, int fast, int nt, int t, float *buf)
 {
@@ -141,17 +149,15 @@ static void nn_softmax_part(const struct mb_softmax *p, int fast, int nt, int t,
         int64_t lg[VW];
         int g = 0;
         for (int64_t r = lo; r < hi; r++, nn_odo_next(p->ndim, p->shape, idx, 3, st, off)) {
-            const int64_t qi = p->ndim > 0 ? idx[p->ndim - 1] : 0;
             xg[g] = p->x + off[0], yg[g] = p->y + off[1], mg[g] = p->mask ? p->mask + off[2] : NULL;
-            lg[g] = p->causal && qi + 1 < n ? qi + 1 : n;
+            lg[g] = nn_sm_lim(p, idx);
             if (++g == VW) nn_softmax_short(p, g, xg, mg, lg, yg), g = 0;
         }
         if (g) nn_softmax_short(p, g, xg, mg, lg, yg);
         return;
     }
     for (int64_t r = lo; r < hi; r++) {
-        const int64_t qi = p->ndim > 0 ? idx[p->ndim - 1] : 0;
-        const int64_t lim = p->causal && qi + 1 < n ? qi + 1 : n;
+        const int64_t lim = nn_sm_lim(p, idx);
         const float *xr = p->x + off[0], *mr = p->mask ? p->mask + off[2] : NULL;
         float *yr = p->y + off[1];
         nn_odo_next(p->ndim, p->shape, idx, 3, st, off); /* now the next row's */

@@ -1,7 +1,8 @@
 /*
- * binary_tiled.c: z = x op y, portable C (no intrinsics; `omp simd` vectorizes the unit-stride loops). Full mb_binary contract. Dims are collapsed first (tiled/nn_plan.h); rows of the
- * innermost dim run a contiguous loop when all three operands are unit-stride there, a broadcast loop when
- * an input has stride 0, else the strided loop. When the innermost dim is strided but the one outside it
+ * binary_tiled.c: z = x op y, portable C (no intrinsics; `omp simd` vectorizes the unit-stride loops). Full
+ * mb_binary contract. Dims are collapsed first (tiled/nn_plan.h); rows of the innermost dim run a contiguous
+ * loop when all three operands are unit-stride there, a broadcast loop when an input has stride 0, else the
+ * strided loop. When the innermost dim is strided but the one outside it
  * is unit-stride for the output (a transposed operand), the last two dims are walked in 32 x 32 blocks so
  * both the strided and the contiguous side stay in cache. Single thread.
  * Measured verdict (loaded VM): 64 MiB broadcast add 9.7 GB/s 1 thread, 0.54x the AVX-512 variant (no streaming
